@@ -1,0 +1,85 @@
+/* tarena public API: the ta_-prefixed allocator entry points, the statistics
+ * snapshot and the test hooks. libtarena.so/.a also export the standard names
+ * (malloc, free, ...); libtarena_prefixed exports only what is declared here. */
+#ifndef TARENA_H
+#define TARENA_H
+
+#include <malloc.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TARENA_VERSION_MAJOR 0
+#define TARENA_VERSION_MINOR 1
+#define TARENA_VERSION_PATCH 0
+
+/* Returns "tarena MAJOR.MINOR.PATCH"; also a cheap way to tell that tarena is loaded. */
+const char *ta_version(void);
+
+void *ta_malloc(size_t size);
+void ta_free(void *ptr);
+void ta_cfree(void *ptr);
+void *ta_calloc(size_t nmemb, size_t size);
+void *ta_realloc(void *ptr, size_t size);
+void *ta_reallocarray(void *ptr, size_t nmemb, size_t size);
+int ta_posix_memalign(void **memptr, size_t alignment, size_t size);
+void *ta_aligned_alloc(size_t alignment, size_t size);
+void *ta_memalign(size_t alignment, size_t size);
+void *ta_valloc(size_t size);
+void *ta_pvalloc(size_t size);
+size_t ta_malloc_usable_size(void *ptr);
+
+int ta_mallopt(int param, int value);
+int ta_malloc_trim(size_t pad);
+struct mallinfo ta_mallinfo(void);
+struct mallinfo2 ta_mallinfo2(void);
+void ta_malloc_stats(void);
+int ta_malloc_info(int options, FILE *stream);
+
+/* Whether ptr is the start of a live block handed out by tarena. Never aborts. */
+int ta_owns(const void *ptr);
+
+/* Statistics snapshot. Set size = sizeof(ta_stats_t) and version =
+ * TA_STATS_VERSION before the call; fields past the caller's size are not
+ * written, so an older caller keeps working with a newer library. */
+#define TA_STATS_VERSION 1
+typedef struct ta_stats {
+    uint32_t size;
+    uint32_t version;
+    uint64_t heap_bytes;      /* bytes in arena heaps (sbrk + mmap'd heaps) */
+    uint64_t heap_free_bytes; /* of those, in free page runs and free slab slots */
+    uint64_t in_use_bytes;    /* bytes handed to the program (usable sizes), incl. mmapped */
+    uint64_t mmapped_bytes;   /* bytes in blocks mmap'd on their own */
+    uint64_t mmapped_blocks;
+    uint64_t free_runs;       /* free page runs */
+    uint64_t top_bytes;       /* releasable top of the main heap */
+    uint64_t allocs;          /* calls that returned a block */
+    uint64_t frees;           /* blocks given back */
+    uint64_t trimmed_bytes;   /* bytes returned to the OS by trimming, ever */
+    uint64_t sbrk_fallbacks;  /* times sbrk failed and the main arena used mmap */
+    uint64_t arenas;
+} ta_stats_t;
+
+/* Returns 0, or EINVAL when stats is NULL or its size/version are unknown. */
+int ta_stats_get(ta_stats_t *stats);
+
+/* Test hooks: fault injection in the OS layer. ops is a mask of TA_OS_*; the
+ * next `skip` matching calls succeed, then the following `count` fail with
+ * ENOMEM (count < 0: all of them). ta_test_os_fail(0, 0, 0) clears it.
+ * ta_test_os_calls() returns how many matching OS calls were made so far. */
+#define TA_OS_SBRK 1u
+#define TA_OS_MMAP 2u
+#define TA_OS_MREMAP 4u
+#define TA_OS_MADVISE 8u
+#define TA_OS_ALL 15u
+void ta_test_os_fail(unsigned ops, long skip, long count);
+unsigned long ta_test_os_calls(unsigned ops);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,67 @@
+/* Start-up: the first allocation boots the arenas (nothing here allocates, so
+ * it works from inside the dynamic loader and before constructors); a
+ * constructor then reads the options again (environ may not have been set
+ * on the first call) and installs the fork handlers. */
+#define _GNU_SOURCE
+#include "api.h"
+#include <pthread.h>
+#include <sys/single_threaded.h>
+
+bool ta_booted;
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+
+/* glibc's stdio list lock: taken before ours at fork so that a thread in
+ * fflush(NULL) waiting on a FILE lock held by a thread inside malloc cannot
+ * deadlock the fork (glibc's own order is stdio list, then malloc). */
+extern void _IO_list_lock(void);
+extern void _IO_list_unlock(void);
+extern void _IO_list_resetlock(void);
+
+static bool fork_locked;
+
+static void fork_prepare(void)
+{
+    /* Single-threaded: nobody else can hold a lock, and a fork from a signal
+     * handler that interrupted malloc must not wait for itself (glibc does
+     * the same). */
+    fork_locked = !__libc_single_threaded;
+    if (!fork_locked)
+        return;
+    _IO_list_lock();
+    ta_arena_prefork();
+}
+
+static void fork_parent(void)
+{
+    if (!fork_locked)
+        return;
+    ta_arena_postfork(false);
+    _IO_list_unlock();
+}
+
+static void fork_child(void)
+{
+    if (!fork_locked)
+        return;
+    ta_arena_postfork(true);
+    _IO_list_resetlock();
+}
+
+static void boot_run(void)
+{
+    ta_options_init();
+    ta_arena_boot();
+    __atomic_store_n(&ta_booted, true, __ATOMIC_RELEASE);
+}
+
+void ta_boot(void)
+{
+    pthread_once(&boot_once, boot_run);
+}
+
+__attribute__((constructor(101))) static void ta_boot_constructor(void)
+{
+    ta_boot();
+    ta_options_init();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}

@@ -1,0 +1,90 @@
+/* Arenas: each owns heaps (the main arena: the sbrk heap; others and the
+ * main arena's fallback: mmap'd heaps), a page heap of free runs with
+ * coalescing, and one bin per size class holding partially used slabs.
+ * Locking is split: one lock per bin, one page lock per arena (rank order in
+ * lock.h: bin before pages), so refills of different classes do not contend. */
+#ifndef TA_ARENA_H
+#define TA_ARENA_H
+#include "internal.h"
+#include "lock.h"
+#include "pagemap.h"
+#include "sizeclass.h"
+#include "span.h"
+
+/* Free runs: exact lists for 1..64 pages, then one list per power of two. */
+#define TA_NBUCKETS 128
+#define TA_EXACT_BUCKETS 64
+
+typedef struct ta_bin {
+    ta_lock_t lock;
+    ta_span_t *partial;  /* bin lock: slabs with free slots */
+    uint64_t free_slots; /* bin lock */
+    uint64_t nslabs;     /* bin lock */
+    uint64_t nmalloc;    /* bin lock: objects handed out, ever */
+    uint64_t nfree;      /* bin lock: objects given back, ever */
+} TA_ALIGNED_CL ta_bin_t;
+
+typedef struct ta_arena {
+    ta_lock_t page_lock;
+    unsigned index;
+    bool is_main;
+    /* Everything below up to bins: page lock. */
+    ta_span_t *free_runs[TA_NBUCKETS];
+    uint64_t nonempty[TA_NBUCKETS / 64];
+    uintptr_t brk_end;      /* main: end of our part of the break heap, 0 = none */
+    uint64_t heap_bytes;    /* memory in this arena's heaps */
+    uint64_t free_bytes;    /* of which in free runs */
+    uint64_t free_runs_n;   /* number of free runs */
+    uint64_t block_allocs, block_frees; /* medium blocks, ever */
+    uint64_t trimmed_bytes; /* returned to the OS (sbrk shrink + purge), ever */
+    uint64_t sbrk_fallbacks;
+    uint64_t brk_foreign;   /* shrinks refused because a foreign sbrk moved the break */
+    ta_bin_t bins[TA_NCLASSES];
+} ta_arena_t;
+
+#define TA_MAX_ARENAS 256
+extern ta_arena_t ta_main_arena TA_HIDDEN;
+
+/* Runs of pages (pages.c). Both take the page lock themselves. */
+ta_span_t *ta_pages_alloc(ta_arena_t *a, size_t npages, size_t align, ta_span_state_t state) TA_HIDDEN;
+/* Returns a SLAB or BLOCK span; func names the caller for the double-free report. */
+void ta_pages_free(ta_arena_t *a, ta_span_t *s, const char *func) TA_HIDDEN;
+/* Grows a BLOCK in place into the free run after it; false if impossible. */
+bool ta_pages_grow_in_place(ta_arena_t *a, ta_span_t *s, size_t npages) TA_HIDDEN;
+/* Shrinks a BLOCK in place, freeing its tail. */
+void ta_pages_shrink_in_place(ta_arena_t *a, ta_span_t *s, size_t npages) TA_HIDDEN;
+/* Trims the arena: the top above pad, and with `all` every free run's pages
+ * (glibc's malloc_trim). Returns bytes given back. */
+size_t ta_arena_trim(ta_arena_t *a, size_t pad, bool all) TA_HIDDEN;
+
+/* Slabs and bins (bins.c). */
+/* Fills out[] with up to n objects of class cls; returns how many (0: ENOMEM). */
+unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n) TA_HIDDEN;
+/* Gives back n objects, all from slabs of class cls in arena a. Objects that
+ * are already free are reported (func) and skipped. */
+void ta_bin_free(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, const char *func) TA_HIDDEN;
+
+/* Large blocks with their own mapping (large.c). */
+void *ta_large_alloc(size_t size, size_t align) TA_HIDDEN;
+void ta_large_free(ta_span_t *s, const char *func) TA_HIDDEN;
+/* Resizes with mremap; NULL (block intact) on failure. */
+void *ta_large_realloc(ta_span_t *s, size_t size) TA_HIDDEN;
+extern uint64_t ta_large_count, ta_large_bytes, ta_large_allocs, ta_large_frees TA_HIDDEN; /* atomic, relaxed */
+
+/* Arena table and lifecycle (arena.c). */
+void ta_arena_boot(void) TA_HIDDEN;
+void ta_arena_prefork(void) TA_HIDDEN;
+void ta_arena_postfork(bool child) TA_HIDDEN;
+unsigned ta_arena_count(void) TA_HIDDEN;
+ta_arena_t *ta_arena_get(unsigned index) TA_HIDDEN;
+
+/* Block lookup used by free/realloc/usable_size (lookup.c). */
+typedef enum ta_lookup_result {
+    TA_LOOKUP_OK = 0,
+    TA_LOOKUP_INVALID,   /* not a pointer tarena handed out */
+    TA_LOOKUP_FREED,     /* the block is already free */
+} ta_lookup_result_t;
+ta_lookup_result_t ta_lookup(const void *p, ta_span_t **span) TA_HIDDEN;
+/* Usable bytes of the block at p in span s (validated by ta_lookup). */
+size_t ta_block_usable(const ta_span_t *s) TA_HIDDEN;
+#endif

@@ -1,0 +1,128 @@
+/* Bins: per size class, the slabs of an arena that still have free slots.
+ * Slabs are headerless; a slot's state is one bit in the span's freemap, so
+ * a double free is seen without trusting anything written in the block. */
+#include "arena.h"
+#include "log.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void bin_push(ta_bin_t *bin, ta_span_t *s)
+{
+    s->prev = NULL;
+    s->next = bin->partial;
+    if (s->next)
+        s->next->prev = s;
+    bin->partial = s;
+}
+
+static void bin_unlink(ta_bin_t *bin, ta_span_t *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        bin->partial = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+static ta_span_t *slab_new(ta_arena_t *a, unsigned cls)
+{
+    const ta_class_info_t *ci = &ta_classes[cls];
+    ta_span_t *s = ta_pages_alloc(a, ci->slab_pages, TA_PAGE_SIZE, TA_SPAN_SLAB);
+    if (!s)
+        return NULL;
+    s->sclass = (uint8_t)cls;
+    s->nobjs = ci->slab_objs;
+    s->nfree = ci->slab_objs;
+    memset(s->freemap, 0, sizeof s->freemap);
+    for (unsigned i = 0; i < ci->slab_objs; i += 64) {
+        unsigned n = TA_MIN(64u, ci->slab_objs - i);
+        s->freemap[i / 64] = n == 64 ? ~0ull : (1ull << n) - 1;
+    }
+    return s;
+}
+
+unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n)
+{
+    ta_bin_t *bin = &a->bins[cls];
+    const uint32_t size = ta_classes[cls].size;
+    unsigned got = 0;
+    ta_lock_acquire(&bin->lock);
+    while (got < n) {
+        ta_span_t *s = bin->partial;
+        if (!s) {
+            s = slab_new(a, cls);
+            if (!s)
+                break;
+            bin->nslabs++;
+            bin->free_slots += s->nobjs;
+            bin_push(bin, s);
+        }
+        unsigned taken = 0;
+        for (unsigned w = 0; w < TA_SLAB_MAX_OBJS / 64 && got < n; w++) {
+            uint64_t bits = s->freemap[w];
+            while (bits && got < n) {
+                unsigned bit = (unsigned)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                out[got++] = (void *)(s->start + (uintptr_t)(w * 64 + bit) * size);
+                taken++;
+            }
+            s->freemap[w] = bits;
+        }
+        s->nfree = (uint16_t)(s->nfree - taken);
+        bin->free_slots -= taken;
+        if (!s->nfree)
+            bin_unlink(bin, s);
+    }
+    bin->nmalloc += got;
+    ta_lock_release(&bin->lock);
+    return got;
+}
+
+void ta_bin_free(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, const char *func)
+{
+    ta_bin_t *bin = &a->bins[cls];
+    ta_span_t *retire = NULL;
+    ta_lock_acquire(&bin->lock);
+    for (unsigned i = 0; i < n; i++) {
+        uintptr_t p = (uintptr_t)objs[i];
+        ta_span_t *s = ta_pagemap_get(p);
+        /* Re-checked under the bin lock: the slab may have been retired by a
+         * racing double free since the caller looked it up. */
+        if (!s || s->state != TA_SPAN_SLAB || s->sclass != cls || s->arena != a) {
+            ta_lock_release(&bin->lock);
+            ta_log_misuse(func, "double free or invalid pointer", objs[i]);
+            abort();
+        }
+        uint32_t idx = ta_class_index(cls, (uint32_t)(p - s->start));
+        uint64_t bit = 1ull << (idx % 64);
+        if (s->freemap[idx / 64] & bit) {
+            ta_lock_release(&bin->lock);
+            ta_log_misuse(func, "double free", objs[i]);
+            abort();
+        }
+        s->freemap[idx / 64] |= bit;
+        s->nfree++;
+        bin->free_slots++;
+        bin->nfree++;
+        if (s->nfree == 1)
+            bin_push(bin, s);
+        /* An empty slab goes back to the page heap unless it is the bin's
+         * only one, which is kept to avoid thrashing at a slab boundary. */
+        if (s->nfree == s->nobjs && !(bin->partial == s && !s->next)) {
+            bin_unlink(bin, s);
+            bin->nslabs--;
+            bin->free_slots -= s->nobjs;
+            s->state = TA_SPAN_RETIRING;
+            s->next = retire;
+            retire = s;
+        }
+    }
+    ta_lock_release(&bin->lock);
+    while (retire) {
+        ta_span_t *s = retire;
+        retire = s->next;
+        ta_pages_free(a, s, func);
+    }
+}

@@ -1,0 +1,388 @@
+/* The page heap of an arena: free runs in size buckets, split on allocation,
+ * coalesced with both neighbours on free (found through the page map), heap
+ * growth (sbrk for the main arena, mmap'd heaps otherwise or when sbrk fails)
+ * and synchronous trimming of the top. Everything here runs under the
+ * arena's page lock. */
+#include "arena.h"
+#include "options.h"
+#include "log.h"
+#include "os.h"
+#include <stdlib.h>
+
+/* Heaps grown with mmap come in at least this size. */
+#define TA_MAP_HEAP_MIN ((size_t)1 << 20)
+
+static unsigned pages_bucket(size_t npages)
+{
+    if (npages <= TA_EXACT_BUCKETS)
+        return (unsigned)npages - 1;
+    unsigned lg = 63u - (unsigned)__builtin_clzll(npages); /* >= 6 */
+    unsigned b = TA_EXACT_BUCKETS + (lg - 6);
+    return b < TA_NBUCKETS ? b : TA_NBUCKETS - 1;
+}
+
+static void runs_insert(ta_arena_t *a, ta_span_t *s)
+{
+    unsigned b = pages_bucket(s->npages);
+    s->prev = NULL;
+    s->next = a->free_runs[b];
+    if (s->next)
+        s->next->prev = s;
+    a->free_runs[b] = s;
+    a->nonempty[b / 64] |= 1ull << (b % 64);
+    a->free_bytes += s->npages << TA_PAGE_SHIFT;
+    a->free_runs_n++;
+}
+
+static void runs_remove(ta_arena_t *a, ta_span_t *s)
+{
+    unsigned b = pages_bucket(s->npages);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        a->free_runs[b] = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    if (!a->free_runs[b])
+        a->nonempty[b / 64] &= ~(1ull << (b % 64));
+    a->free_bytes -= s->npages << TA_PAGE_SHIFT;
+    a->free_runs_n--;
+}
+
+/* First non-empty bucket >= b, or TA_NBUCKETS. */
+static unsigned runs_next_bucket(const ta_arena_t *a, unsigned b)
+{
+    for (unsigned w = b / 64; w < TA_NBUCKETS / 64; w++) {
+        uint64_t bits = a->nonempty[w];
+        if (w == b / 64)
+            bits &= ~0ull << (b % 64);
+        if (bits)
+            return w * 64 + (unsigned)__builtin_ctzll(bits);
+    }
+    return TA_NBUCKETS;
+}
+
+static ta_span_t *runs_find(ta_arena_t *a, size_t npages)
+{
+    unsigned b = pages_bucket(npages);
+    if (b >= TA_EXACT_BUCKETS) {
+        /* Mixed sizes in a power-of-two bucket: first fit. */
+        for (ta_span_t *s = a->free_runs[b]; s; s = s->next)
+            if (s->npages >= npages)
+                return s;
+        b++;
+    }
+    b = runs_next_bucket(a, b);
+    return b < TA_NBUCKETS ? a->free_runs[b] : NULL;
+}
+
+/* Marks the run's boundary pages so neighbours can find it when they free. */
+static void run_publish(ta_span_t *s)
+{
+    ta_pagemap_set(s->start, 1, s);
+    if (s->npages > 1)
+        ta_pagemap_set(ta_span_end(s) - TA_PAGE_SIZE, 1, s);
+}
+
+static bool run_mergeable(const ta_arena_t *a, const ta_span_t *s, const ta_span_t *n)
+{
+    return n && n != s && n->arena == a && n->state == TA_SPAN_FREE && n->origin == s->origin;
+}
+
+/* Inserts a free run, merging it with free neighbours. Returns the merged run. */
+static ta_span_t *run_release(ta_arena_t *a, ta_span_t *s)
+{
+    s->state = TA_SPAN_FREE;
+    ta_span_t *prev = ta_pagemap_get(s->start - TA_PAGE_SIZE);
+    if (run_mergeable(a, s, prev) && ta_span_end(prev) == s->start) {
+        runs_remove(a, prev);
+        prev->npages += s->npages;
+        prev->purged = prev->purged && s->purged;
+        ta_span_delete(s);
+        s = prev;
+    }
+    ta_span_t *next = ta_pagemap_get(ta_span_end(s));
+    if (run_mergeable(a, s, next) && next->start == ta_span_end(s)) {
+        runs_remove(a, next);
+        s->npages += next->npages;
+        s->purged = s->purged && next->purged;
+        ta_span_delete(next);
+    }
+    run_publish(s);
+    runs_insert(a, s);
+    return s;
+}
+
+/* Adds fresh heap memory [start, start+len) as a free run. */
+static int heap_add(ta_arena_t *a, uintptr_t start, size_t len, ta_span_origin_t origin)
+{
+    ta_span_t *s = ta_span_new();
+    if (!s)
+        return ENOMEM;
+    s->start = start;
+    s->npages = len >> TA_PAGE_SHIFT;
+    s->arena = a;
+    s->origin = (uint8_t)origin;
+    s->purged = 1; /* fresh memory costs no RSS yet */
+    a->heap_bytes += len;
+    run_release(a, s);
+    return 0;
+}
+
+static int heap_grow_brk(ta_arena_t *a, size_t size)
+{
+    uintptr_t start;
+    size_t len;
+    if (ta_os_brk_extend(size, &start, &len))
+        return ENOMEM;
+    if (ta_pagemap_ensure(start, len) == 0) {
+        a->brk_end = start + len;
+        if (heap_add(a, start, len, TA_ORIGIN_SBRK) == 0)
+            return 0;
+    }
+    /* Could not track it: hand it back if the break is still ours. */
+    ta_os_brk_shrink(start + len, len);
+    return ENOMEM;
+}
+
+static int heap_grow_map(ta_arena_t *a, size_t size)
+{
+    size = ta_align_up(TA_MAX(size, TA_MAP_HEAP_MIN), TA_PAGE_SIZE);
+    void *mem;
+    if (ta_os_map(size, TA_PAGE_SIZE, &mem))
+        return ENOMEM;
+    if (ta_pagemap_ensure((uintptr_t)mem, size) || heap_add(a, (uintptr_t)mem, size, TA_ORIGIN_MAP)) {
+        ta_os_unmap(mem, size);
+        return ENOMEM;
+    }
+    return 0;
+}
+
+/* Grows the heap by at least npages (plus M_TOP_PAD). */
+static int heap_grow(ta_arena_t *a, size_t npages)
+{
+    size_t need = npages << TA_PAGE_SHIFT;
+    size_t pad = ta_align_up(TA_MIN(ta_opt.top_pad, (uint64_t)1 << 30), TA_PAGE_SIZE);
+    size_t size = need + pad < need ? need : need + pad;
+    if (a->is_main) {
+        if (heap_grow_brk(a, size) == 0)
+            return 0;
+        /* glibc does the same: when the break cannot move (RLIMIT_DATA, a
+         * mapping right above it), carry on with mmap'd heap memory. */
+        a->sbrk_fallbacks++;
+    }
+    if (heap_grow_map(a, size) == 0)
+        return 0;
+    return size > need ? heap_grow_map(a, need) : ENOMEM;
+}
+
+/* Carves [s->start, +npages) off free run s (already removed from the lists),
+ * returning the remainder to the free lists. */
+static void run_split(ta_arena_t *a, ta_span_t *s, size_t npages)
+{
+    if (s->npages == npages)
+        return;
+    ta_span_t *rest = ta_span_new();
+    if (!rest)
+        return; /* keep the whole run allocated: wasteful but correct */
+    rest->start = s->start + (npages << TA_PAGE_SHIFT);
+    rest->npages = s->npages - npages;
+    rest->arena = a;
+    rest->origin = s->origin;
+    rest->purged = s->purged;
+    rest->state = TA_SPAN_FREE;
+    s->npages = npages;
+    run_publish(rest);
+    runs_insert(a, rest);
+}
+
+/* Splits the leading `lead` pages off s into their own free run. */
+static ta_span_t *run_drop_lead(ta_arena_t *a, ta_span_t *s, size_t lead)
+{
+    if (!lead)
+        return s;
+    ta_span_t *body = ta_span_new();
+    if (!body)
+        return NULL;
+    body->start = s->start + (lead << TA_PAGE_SHIFT);
+    body->npages = s->npages - lead;
+    body->arena = a;
+    body->origin = s->origin;
+    body->purged = s->purged;
+    s->npages = lead;
+    s->state = TA_SPAN_FREE;
+    run_publish(s);
+    runs_insert(a, s);
+    return body;
+}
+
+ta_span_t *ta_pages_alloc(ta_arena_t *a, size_t npages, size_t align, ta_span_state_t state)
+{
+    size_t align_pages = align > TA_PAGE_SIZE ? align >> TA_PAGE_SHIFT : 1;
+    size_t want = npages + align_pages - 1;
+    if (want < npages || want > ((size_t)1 << (TA_VA_BITS - TA_PAGE_SHIFT)))
+        return NULL;
+    ta_lock_acquire(&a->page_lock);
+    ta_span_t *s = runs_find(a, want);
+    if (!s && heap_grow(a, want) == 0)
+        s = runs_find(a, want);
+    if (!s) {
+        ta_lock_release(&a->page_lock);
+        return NULL;
+    }
+    runs_remove(a, s);
+    if (align_pages > 1) {
+        size_t lead = (ta_align_up(s->start, align) - s->start) >> TA_PAGE_SHIFT;
+        ta_span_t *body = run_drop_lead(a, s, lead);
+        if (!body) {
+            runs_insert(a, s);
+            ta_lock_release(&a->page_lock);
+            return NULL;
+        }
+        s = body;
+    }
+    run_split(a, s, npages);
+    s->state = (uint8_t)state;
+    s->purged = 0;
+    s->next = s->prev = NULL;
+    if (state == TA_SPAN_SLAB)
+        ta_pagemap_set(s->start, s->npages, s);
+    else
+        ta_pagemap_set(s->start, 1, s);
+    a->block_allocs += state == TA_SPAN_BLOCK;
+    ta_lock_release(&a->page_lock);
+    return s;
+}
+
+static size_t trim_top(ta_arena_t *a, size_t pad);
+
+/* Synchronous trimming after a free (the background trimmer is later work):
+ * shrink the break when the top run passes M_TRIM_THRESHOLD; purge large free
+ * runs of mmap'd heaps the same way. */
+static void pages_trim_after_free(ta_arena_t *a, ta_span_t *run)
+{
+    uint64_t bytes = run->npages << TA_PAGE_SHIFT;
+    if (bytes <= ta_opt.trim_threshold)
+        return;
+    if (run->origin == TA_ORIGIN_SBRK && ta_span_end(run) == a->brk_end)
+        a->trimmed_bytes += trim_top(a, ta_opt.top_pad);
+    else if (run->origin == TA_ORIGIN_MAP && !run->purged &&
+             ta_os_purge((void *)run->start, bytes) == 0) {
+        run->purged = 1;
+        a->trimmed_bytes += bytes;
+    }
+}
+
+void ta_pages_free(ta_arena_t *a, ta_span_t *s, const char *func)
+{
+    ta_lock_acquire(&a->page_lock);
+    uint8_t st = s->state;
+    if (st != TA_SPAN_BLOCK && st != TA_SPAN_RETIRING) {
+        ta_lock_release(&a->page_lock);
+        ta_log_misuse(func, "double free or corruption", (void *)s->start);
+        abort();
+    }
+    a->block_frees += st == TA_SPAN_BLOCK;
+    s->purged = 0;
+    ta_span_t *run = run_release(a, s);
+    pages_trim_after_free(a, run);
+    ta_lock_release(&a->page_lock);
+}
+
+bool ta_pages_grow_in_place(ta_arena_t *a, ta_span_t *s, size_t npages)
+{
+    bool ok = false;
+    ta_lock_acquire(&a->page_lock);
+    size_t extra = npages - s->npages;
+    ta_span_t *next = ta_pagemap_get(ta_span_end(s));
+    if (!(run_mergeable(a, s, next) && next->start == ta_span_end(s) && next->npages >= extra) &&
+        a->is_main && s->origin == TA_ORIGIN_SBRK && ta_span_end(s) == a->brk_end) {
+        /* The block is the top of the break heap: grow the heap under it. */
+        heap_grow(a, extra);
+        next = ta_pagemap_get(ta_span_end(s));
+    }
+    if (run_mergeable(a, s, next) && next->start == ta_span_end(s) && next->npages >= extra) {
+        runs_remove(a, next);
+        if (next->npages > extra) {
+            next->start += extra << TA_PAGE_SHIFT;
+            next->npages -= extra;
+            run_publish(next);
+            runs_insert(a, next);
+        } else {
+            ta_span_delete(next);
+        }
+        s->npages = npages;
+        ok = true;
+    }
+    ta_lock_release(&a->page_lock);
+    return ok;
+}
+
+void ta_pages_shrink_in_place(ta_arena_t *a, ta_span_t *s, size_t npages)
+{
+    ta_span_t *tail = ta_span_new();
+    if (!tail)
+        return; /* keep the larger block: still correct */
+    ta_lock_acquire(&a->page_lock);
+    tail->start = s->start + (npages << TA_PAGE_SHIFT);
+    tail->npages = s->npages - npages;
+    tail->arena = a;
+    tail->origin = s->origin;
+    s->npages = npages;
+    ta_span_t *run = run_release(a, tail);
+    pages_trim_after_free(a, run);
+    ta_lock_release(&a->page_lock);
+}
+
+/* Gives back the top of the break heap above pad. Page lock held. */
+static size_t trim_top(ta_arena_t *a, size_t pad)
+{
+    if (!a->brk_end)
+        return 0;
+    ta_span_t *top = ta_pagemap_get(a->brk_end - TA_PAGE_SIZE);
+    if (!top || top->state != TA_SPAN_FREE || top->arena != a || ta_span_end(top) != a->brk_end)
+        return 0;
+    size_t bytes = top->npages << TA_PAGE_SHIFT;
+    if (bytes <= pad + TA_PAGE_SIZE)
+        return 0;
+    size_t release = (bytes - ta_align_up(pad, TA_PAGE_SIZE)) & ~(size_t)TA_PAGE_MASK;
+    int rc = ta_os_brk_shrink(a->brk_end, release);
+    if (rc) {
+        a->brk_foreign += rc == EBUSY;
+        return 0;
+    }
+    runs_remove(a, top);
+    a->brk_end -= release;
+    a->heap_bytes -= release;
+    top->npages -= release >> TA_PAGE_SHIFT;
+    if (top->npages) {
+        run_publish(top);
+        runs_insert(a, top);
+    } else {
+        ta_span_delete(top);
+    }
+    return release;
+}
+
+size_t ta_arena_trim(ta_arena_t *a, size_t pad, bool all)
+{
+    size_t released = 0;
+    ta_lock_acquire(&a->page_lock);
+    released += trim_top(a, pad);
+    if (all) {
+        for (unsigned b = 0; b < TA_NBUCKETS; b++) {
+            for (ta_span_t *s = a->free_runs[b]; s; s = s->next) {
+                if (s->purged)
+                    continue;
+                size_t bytes = s->npages << TA_PAGE_SHIFT;
+                if (ta_os_purge((void *)s->start, bytes) == 0) {
+                    s->purged = 1;
+                    released += bytes;
+                }
+            }
+        }
+    }
+    a->trimmed_bytes += released;
+    ta_lock_release(&a->page_lock);
+    return released;
+}

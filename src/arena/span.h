@@ -1,0 +1,56 @@
+/* Span descriptors: one per run of pages, whatever it holds (a free run, a
+ * slab of one size class, one medium block, or one mmap'd large block).
+ * Descriptors live outside the pages they describe, in memory that is never
+ * given back, so a stale page-map entry always points at a readable span.
+ *
+ *   state  | pages in the page map      | guarded by
+ *   FREE   | first and last             | arena page lock
+ *   SLAB   | all (objects anywhere)     | bin lock (freemap, nfree), page lock (range)
+ *   BLOCK  | first (block starts there) | arena page lock
+ *   MMAP   | first                      | atomic state; no lock
+ */
+#ifndef TA_SPAN_H
+#define TA_SPAN_H
+#include "internal.h"
+#include "sizeclass.h"
+
+typedef enum ta_span_state {
+    TA_SPAN_NONE = 0, /* descriptor not in use */
+    TA_SPAN_FREE,
+    TA_SPAN_SLAB,
+    TA_SPAN_BLOCK,
+    TA_SPAN_MMAP,
+    TA_SPAN_RETIRING, /* slab on its way back to the page heap */
+} ta_span_state_t;
+
+typedef enum ta_span_origin {
+    TA_ORIGIN_SBRK = 1, /* main arena's break heap: the top can shrink with sbrk */
+    TA_ORIGIN_MAP,      /* mmap'd heap memory: purged with madvise */
+} ta_span_origin_t;
+
+struct ta_arena;
+
+typedef struct ta_span {
+    uintptr_t start;
+    size_t npages;           /* MMAP: length of the mapping in pages */
+    struct ta_arena *arena;  /* NULL for MMAP */
+    struct ta_span *next, *prev;
+    uint8_t state;           /* ta_span_state_t; read lock-free by free() */
+    uint8_t sclass;          /* SLAB */
+    uint8_t origin;          /* ta_span_origin_t */
+    uint8_t purged;          /* FREE: contents already given back */
+    uint16_t nfree, nobjs;   /* SLAB, bin lock */
+    uint64_t freemap[TA_SLAB_MAX_OBJS / 64]; /* SLAB: bit set = slot free */
+} ta_span_t;
+
+static TA_ALWAYS_INLINE uintptr_t ta_span_end(const ta_span_t *s)
+{
+    return s->start + (s->npages << TA_PAGE_SHIFT);
+}
+
+/* Descriptor allocator (meta lock). NULL when out of memory. */
+ta_span_t *ta_span_new(void) TA_HIDDEN;
+void ta_span_delete(ta_span_t *span) TA_HIDDEN;
+void ta_span_prefork(void) TA_HIDDEN;
+void ta_span_postfork(bool child) TA_HIDDEN;
+#endif

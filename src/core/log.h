@@ -1,0 +1,22 @@
+/* Messages from inside the allocator: formatted into a stack buffer and
+ * written with write(2), so reporting never allocates or touches stdio. */
+#ifndef TA_LOG_H
+#define TA_LOG_H
+#include "internal.h"
+
+/* A small append-only formatter over a caller-supplied buffer. */
+typedef struct ta_buf {
+    char *p;
+    size_t len, cap;
+} ta_buf_t;
+
+void ta_buf_str(ta_buf_t *b, const char *s) TA_HIDDEN;
+void ta_buf_u64(ta_buf_t *b, uint64_t v) TA_HIDDEN;
+void ta_buf_hex(ta_buf_t *b, uint64_t v) TA_HIDDEN;
+void ta_buf_write(ta_buf_t *b, int fd) TA_HIDDEN;
+
+/* "tarena: <func>(): <what> (ptr=0x...)" on stderr. */
+void ta_log_misuse(const char *func, const char *what, const void *ptr) TA_HIDDEN;
+/* One warning line on stderr. */
+void ta_log_warn(const char *what, const char *detail) TA_HIDDEN;
+#endif
