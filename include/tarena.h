@@ -57,11 +57,15 @@ typedef struct ta_stats {
     uint64_t mmapped_blocks;
     uint64_t free_runs;       /* free page runs */
     uint64_t top_bytes;       /* releasable top of the main heap */
-    uint64_t allocs;          /* calls that returned a block */
-    uint64_t frees;           /* blocks given back */
+    uint64_t allocs;          /* blocks handed out, ever (allocs - frees = live blocks) */
+    uint64_t frees;           /* blocks given back, ever */
     uint64_t trimmed_bytes;   /* bytes returned to the OS by trimming, ever */
     uint64_t sbrk_fallbacks;  /* times sbrk failed and the main arena used mmap */
     uint64_t arenas;
+    uint64_t allocated_bytes; /* usable bytes of every block handed out, ever */
+    uint64_t freed_bytes;     /* usable bytes of every block given back, ever */
+    uint64_t cached_bytes;    /* free blocks held in thread caches now */
+    uint64_t threads;         /* threads with a live cache */
 } ta_stats_t;
 
 /* Returns 0, or EINVAL when stats is NULL or its size/version are unknown. */

@@ -1,16 +1,53 @@
-/* malloc, free, calloc, realloc and friends: size checks, the choice between
- * slab, page run and own mapping, in-place realloc, and glibc's edge cases
- * (malloc(0), realloc(p, 0), overflow, errno). */
+/* malloc and free: the inline fast paths over the thread cache, and the
+ * slow paths that choose between slab, page run and own mapping, count the
+ * thread's allocations, and apply M_PERTURB. */
 #include "api.h"
 #include "log.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Blocks served without the thread cache by threads that have none. */
+static uint64_t uncached_nmalloc, uncached_nfree, uncached_bytes_malloc, uncached_bytes_free;
+
 void ta_misuse(const char *func, ta_lookup_result_t r, const void *ptr)
 {
     ta_log_misuse(func, r == TA_LOOKUP_FREED ? "double free" : "invalid pointer", ptr);
     abort();
+}
+
+static void count_event(ta_tcache_t *tc, unsigned cls, size_t bytes, bool is_malloc)
+{
+    if (!tc) {
+        __atomic_add_fetch(is_malloc ? &uncached_nmalloc : &uncached_nfree, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(is_malloc ? &uncached_bytes_malloc : &uncached_bytes_free, bytes, __ATOMIC_RELAXED);
+    } else if (cls < TA_NCLASSES) {
+        if (is_malloc)
+            tc->bins[cls].nmalloc++;
+        else
+            tc->bins[cls].nfree++;
+    } else if (is_malloc) {
+        tc->big_nmalloc++;
+        tc->big_bytes_malloc += bytes;
+    } else {
+        tc->big_nfree++;
+        tc->big_bytes_free += bytes;
+    }
+}
+
+void ta_count_resize(size_t old_usable, size_t new_usable)
+{
+    ta_tcache_t *tc = ta_tcache_get();
+    count_event(tc, TA_NCLASSES, old_usable, false);
+    count_event(tc, TA_NCLASSES, new_usable, true);
+}
+
+void ta_uncached_totals(uint64_t out[4])
+{
+    out[0] = __atomic_load_n(&uncached_nmalloc, __ATOMIC_RELAXED);
+    out[1] = __atomic_load_n(&uncached_nfree, __ATOMIC_RELAXED);
+    out[2] = __atomic_load_n(&uncached_bytes_malloc, __ATOMIC_RELAXED);
+    out[3] = __atomic_load_n(&uncached_bytes_free, __ATOMIC_RELAXED);
 }
 
 /* Smallest class whose size is a multiple of align (align <= page), so every
@@ -25,8 +62,8 @@ static unsigned class_for_alignment(size_t size, size_t align)
 
 static void *alloc_pages_or_map(ta_arena_t *a, size_t size, size_t align, bool *zeroed)
 {
-    bool want_map = size >= ta_opt.mmap_threshold &&
-                    __atomic_load_n(&ta_large_count, __ATOMIC_RELAXED) < ta_opt.mmap_max;
+    bool map_ok = __atomic_load_n(&ta_large_count, __ATOMIC_RELAXED) < ta_opt.mmap_max;
+    bool want_map = map_ok && size >= ta_opt.mmap_threshold;
     if (want_map) {
         void *p = ta_large_alloc(size, align);
         if (p) {
@@ -38,7 +75,7 @@ static void *alloc_pages_or_map(ta_arena_t *a, size_t size, size_t align, bool *
     if (s)
         return (void *)s->start;
     /* The heap could not grow: a mapping of its own may still fit. */
-    if (!want_map && __atomic_load_n(&ta_large_count, __ATOMIC_RELAXED) < ta_opt.mmap_max) {
+    if (!want_map && map_ok) {
         void *p = ta_large_alloc(size, align);
         if (p)
             *zeroed = true;
@@ -56,14 +93,15 @@ void *ta_alloc(size_t size, size_t align, bool *zeroed)
         errno = ENOMEM;
         return NULL;
     }
-    ta_arena_t *a = ta_thread_arena();
+    ta_tcache_t *tc = ta_tcache_get();
+    ta_arena_t *a = ta_tcache_arena(tc);
     void *p = NULL;
     unsigned cls = TA_NCLASSES;
     if (size <= TA_SMALL_MAX)
         cls = align <= TA_QUANTUM ? ta_size2class(size)
               : align <= TA_PAGE_SIZE ? class_for_alignment(size, align) : TA_NCLASSES;
     if (cls < TA_NCLASSES) {
-        if (!ta_bin_alloc(a, cls, &p, 1))
+        if (!ta_bin_alloc(a, cls, &p, 1, NULL))
             p = NULL;
     } else {
         p = alloc_pages_or_map(a, TA_MAX(size, (size_t)1), TA_MAX(align, TA_PAGE_SIZE), zeroed);
@@ -72,25 +110,60 @@ void *ta_alloc(size_t size, size_t align, bool *zeroed)
         errno = ENOMEM;
         return NULL;
     }
+    count_event(tc, cls, cls < TA_NCLASSES ? ta_classes[cls].size : ta_malloc_usable_size(p), true);
     if (TA_UNLIKELY(ta_opt.perturb) && !*zeroed)
         memset(p, (int)(ta_opt.perturb ^ 0xff), size);
     return p;
 }
 
-static void free_span(ta_span_t *s, void *p, const char *func)
+static TA_NOINLINE void *malloc_slow(size_t size)
 {
+    if (TA_UNLIKELY(!__atomic_load_n(&ta_booted, __ATOMIC_ACQUIRE)))
+        ta_boot();
+    if (size <= TA_SMALL_MAX) {
+        ta_tcache_t *tc = ta_tcache_get();
+        if (tc) {
+            void *p = ta_tcache_refill(tc, ta_size2class(size));
+            if (p)
+                return p;
+        }
+    }
+    bool zeroed;
+    return ta_alloc(size, 0, &zeroed);
+}
+
+TA_EXPORT void *ta_malloc(size_t size)
+{
+    void *p = ta_tcache_pop(size);
+    if (TA_LIKELY(p))
+        return p;
+    return malloc_slow(size);
+}
+
+/* Frees a block that ta_lookup validated. */
+static void free_block(ta_span_t *s, void *p, const char *func)
+{
+    ta_tcache_t *tc = ta_tcache_get();
+    size_t usable = ta_block_usable(s);
     if (TA_UNLIKELY(ta_opt.perturb))
-        memset(p, (int)ta_opt.perturb, ta_block_usable(s));
+        memset(p, (int)ta_opt.perturb, usable);
     switch (s->state) {
     case TA_SPAN_SLAB:
+        if (tc) {
+            ta_tcache_overflow(tc, s->sclass, p);
+            return;
+        }
+        count_event(tc, s->sclass, usable, false);
         ta_bin_free(s->arena, s->sclass, &p, 1, func);
-        break;
+        return;
     case TA_SPAN_BLOCK:
+        count_event(tc, TA_NCLASSES, usable, false);
         ta_pages_free(s->arena, s, func);
-        break;
+        return;
     default:
+        count_event(tc, TA_NCLASSES, usable, false);
         ta_large_free(s, func);
-        break;
+        return;
     }
 }
 
@@ -102,110 +175,39 @@ void ta_free_checked(void *p, const char *func)
     ta_lookup_result_t r = ta_lookup(p, &s);
     if (TA_UNLIKELY(r != TA_LOOKUP_OK))
         ta_misuse(func, r, p);
-    free_span(s, p, func);
+    free_block(s, p, func);
 }
 
-TA_EXPORT void *ta_malloc(size_t size)
+static TA_NOINLINE void free_slow(void *p)
 {
-    bool zeroed;
-    return ta_alloc(size, 0, &zeroed);
+    ta_free_checked(p, "free");
+}
+
+/* The free fast path: a slab object, validated through the page map (range
+ * and slot boundary), pushed onto the thread's cache. */
+static TA_ALWAYS_INLINE bool free_fast(void *p)
+{
+    ta_span_t *s = ta_pagemap_get((uintptr_t)p);
+    if (TA_UNLIKELY(!s || s->state != TA_SPAN_SLAB))
+        return false;
+    uintptr_t off = (uintptr_t)p - s->start;
+    unsigned cls = s->sclass;
+    if (TA_UNLIKELY(off >= (s->npages << TA_PAGE_SHIFT) ||
+                    ta_class_index(cls, (uint32_t)off) * ta_classes[cls].size != off))
+        return false;
+    return ta_tcache_push(cls, p);
 }
 
 TA_EXPORT void ta_free(void *p)
 {
-    ta_free_checked(p, "free");
+    if (TA_LIKELY(p != NULL) && TA_LIKELY(free_fast(p)))
+        return;
+    free_slow(p);
 }
 
 TA_EXPORT void ta_cfree(void *p)
 {
     ta_free_checked(p, "cfree");
-}
-
-TA_EXPORT void *ta_calloc(size_t n, size_t size)
-{
-    size_t total;
-    if (TA_UNLIKELY(__builtin_mul_overflow(n, size, &total))) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    bool zeroed;
-    void *p = ta_alloc(total, 0, &zeroed);
-    if (p && !zeroed)
-        memset(p, 0, total);
-    return p;
-}
-
-/* Moves the block to a new one of `size` bytes; the old one stays intact on failure. */
-static void *realloc_move(void *p, size_t old_usable, size_t size)
-{
-    bool zeroed;
-    void *q = ta_alloc(size, 0, &zeroed);
-    if (!q)
-        return NULL;
-    memcpy(q, p, TA_MIN(old_usable, size));
-    ta_free_checked(p, "realloc");
-    return q;
-}
-
-TA_EXPORT void *ta_realloc(void *p, size_t size)
-{
-    if (!p)
-        return ta_malloc(size);
-    if (size == 0) {
-        /* glibc: realloc(p, 0) frees p and returns NULL. */
-        ta_free_checked(p, "realloc");
-        return NULL;
-    }
-    ta_span_t *s;
-    ta_lookup_result_t r = ta_lookup(p, &s);
-    if (TA_UNLIKELY(r != TA_LOOKUP_OK))
-        ta_misuse("realloc", r, p);
-    if (TA_UNLIKELY(size > PTRDIFF_MAX)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    size_t usable = ta_block_usable(s);
-    switch (s->state) {
-    case TA_SPAN_SLAB:
-        /* Shrinking stays in place, as in glibc; the class bounds the waste. */
-        if (size <= usable)
-            return p;
-        break;
-    case TA_SPAN_BLOCK: {
-        size_t npages = ta_pages_for(size);
-        if (size <= TA_SMALL_MAX)
-            break; /* a slab slot is the better home now */
-        if (npages <= s->npages) {
-            if (npages < s->npages)
-                ta_pages_shrink_in_place(s->arena, s, npages);
-            return p;
-        }
-        if (ta_pages_grow_in_place(s->arena, s, npages))
-            return p;
-        break;
-    }
-    case TA_SPAN_MMAP:
-        if (size > TA_SMALL_MAX) {
-            void *q = ta_large_realloc(s, size);
-            if (q)
-                return q;
-        }
-        break;
-    }
-    void *q = realloc_move(p, usable, size);
-    if (!q)
-        errno = ENOMEM;
-    return q;
-}
-
-TA_EXPORT void *ta_reallocarray(void *p, size_t n, size_t size)
-{
-    size_t total;
-    if (TA_UNLIKELY(__builtin_mul_overflow(n, size, &total))) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return ta_realloc(p, total);
 }
 
 TA_EXPORT size_t ta_malloc_usable_size(void *p)

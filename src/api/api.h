@@ -5,22 +5,24 @@
 #include "arena.h"
 #include "options.h"
 #include "tarena.h"
+#include "tcache_inline.h"
 
 extern bool ta_booted TA_HIDDEN;
 void ta_boot(void) TA_HIDDEN;
 
 /* Allocates size bytes aligned to align (a power of two; <= 16 means the
- * default). *zeroed tells whether the memory is known to be zero (fresh
- * mapping). NULL with errno ENOMEM on failure. */
+ * default), bypassing the thread cache's fast path. *zeroed tells whether the
+ * memory is known to be zero (fresh mapping). NULL with errno ENOMEM. */
 void *ta_alloc(size_t size, size_t align, bool *zeroed) TA_HIDDEN;
 /* free() of a validated-or-not pointer; func names the entry point in reports. */
 void ta_free_checked(void *p, const char *func) TA_HIDDEN;
 
+/* Statistics: an in-place resize of a page-run or mapped block. */
+void ta_count_resize(size_t old_usable, size_t new_usable) TA_HIDDEN;
+/* nmalloc, nfree, bytes malloc'd, bytes freed by threads without a cache. */
+void ta_uncached_totals(uint64_t out[4]) TA_HIDDEN;
+
 /* Reports misuse of ptr and aborts. */
 void ta_misuse(const char *func, ta_lookup_result_t r, const void *ptr) __attribute__((noreturn)) TA_HIDDEN;
 
-static TA_ALWAYS_INLINE ta_arena_t *ta_thread_arena(void)
-{
-    return &ta_main_arena;
-}
 #endif

@@ -29,13 +29,15 @@ static void fork_prepare(void)
         return;
     _IO_list_lock();
     ta_arena_prefork();
+    ta_tcache_prefork();
 }
 
 static void fork_parent(void)
 {
     if (!fork_locked)
         return;
-    ta_arena_postfork(false);
+    ta_tcache_postfork(false);
+    ta_arena_postfork(false, NULL);
     _IO_list_unlock();
 }
 
@@ -43,7 +45,9 @@ static void fork_child(void)
 {
     if (!fork_locked)
         return;
-    ta_arena_postfork(true);
+    ta_tcache_postfork(true);
+    ta_tcache_t *self = ta_tcache_tls;
+    ta_arena_postfork(true, self != &ta_tcache_empty ? self->arena : NULL);
     _IO_list_resetlock();
 }
 
@@ -51,6 +55,7 @@ static void boot_run(void)
 {
     ta_options_init();
     ta_arena_boot();
+    ta_tcache_boot();
     __atomic_store_n(&ta_booted, true, __ATOMIC_RELEASE);
 }
 

@@ -15,13 +15,18 @@ TA_EXPORT int ta_mallopt(int param, int value)
 {
     if (!__atomic_load_n(&ta_booted, __ATOMIC_ACQUIRE))
         ta_boot();
-    return ta_options_mallopt(param, value);
+    int rc = ta_options_mallopt(param, value);
+    /* The caches skip perturbation on their fast path: make them re-read. */
+    if (rc && param == M_PERTURB)
+        ta_tcache_options_changed();
+    return rc;
 }
 
 TA_EXPORT int ta_malloc_trim(size_t pad)
 {
     if (!__atomic_load_n(&ta_booted, __ATOMIC_ACQUIRE))
         ta_boot();
+    ta_tcache_flush_current();
     size_t released = 0;
     for (unsigned i = 0; i < ta_arena_count(); i++)
         released += ta_arena_trim(ta_arena_get(i), pad, true);
@@ -123,8 +128,16 @@ TA_EXPORT int ta_stats_get(ta_stats_t *out)
     st.in_use_bytes = st.heap_bytes - st.heap_free_bytes + st.mmapped_bytes;
     st.free_runs = s.total.free_runs;
     st.top_bytes = s.total.top_bytes;
-    st.allocs = s.total.allocs + s.mmap_allocs;
-    st.frees = s.total.frees + s.mmap_frees;
+    ta_tcache_totals_t tt;
+    ta_tcache_totals(&tt);
+    uint64_t unc[4];
+    ta_uncached_totals(unc);
+    st.allocs = tt.nmalloc + unc[0];
+    st.frees = tt.nfree + unc[1];
+    st.allocated_bytes = tt.bytes_malloc + unc[2];
+    st.freed_bytes = tt.bytes_free + unc[3];
+    st.cached_bytes = tt.cached_bytes;
+    st.threads = tt.threads;
     st.trimmed_bytes = s.total.trimmed_bytes;
     st.sbrk_fallbacks = s.total.sbrk_fallbacks;
     st.arenas = s.narenas;

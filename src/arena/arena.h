@@ -10,6 +10,7 @@
 #include "pagemap.h"
 #include "sizeclass.h"
 #include "span.h"
+#include <urcu/lfstack.h>
 
 /* Free runs: exact lists for 1..64 pages, then one list per power of two. */
 #define TA_NBUCKETS 128
@@ -17,6 +18,9 @@
 
 typedef struct ta_bin {
     ta_lock_t lock;
+    /* Blocks freed by threads that found the bin lock busy: lock-free push by
+     * anyone, drained by whoever holds the lock next (liburcu lfstack). */
+    struct __cds_lfs_stack remote;
     ta_span_t *partial;  /* bin lock: slabs with free slots */
     uint64_t free_slots; /* bin lock */
     uint64_t nslabs;     /* bin lock */
@@ -28,6 +32,7 @@ typedef struct ta_arena {
     ta_lock_t page_lock;
     unsigned index;
     bool is_main;
+    unsigned nthreads; /* arena table lock: threads bound to this arena */
     /* Everything below up to bins: page lock. */
     ta_span_t *free_runs[TA_NBUCKETS];
     uint64_t nonempty[TA_NBUCKETS / 64];
@@ -58,11 +63,15 @@ void ta_pages_shrink_in_place(ta_arena_t *a, ta_span_t *s, size_t npages) TA_HID
 size_t ta_arena_trim(ta_arena_t *a, size_t pad, bool all) TA_HIDDEN;
 
 /* Slabs and bins (bins.c). */
-/* Fills out[] with up to n objects of class cls; returns how many (0: ENOMEM). */
-unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n) TA_HIDDEN;
+/* Fills out[] with up to n objects of class cls; returns how many (0: ENOMEM).
+ * *contended (may be NULL) is set when the bin lock was busy. */
+unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n, bool *contended) TA_HIDDEN;
 /* Gives back n objects, all from slabs of class cls in arena a. Objects that
  * are already free are reported (func) and skipped. */
 void ta_bin_free(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, const char *func) TA_HIDDEN;
+/* Like ta_bin_free, but never waits: when the bin lock is busy the objects go
+ * on the bin's remote stack for the next lock holder. */
+void ta_bin_free_nowait(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, const char *func) TA_HIDDEN;
 
 /* Large blocks with their own mapping (large.c). */
 void *ta_large_alloc(size_t size, size_t align) TA_HIDDEN;
@@ -73,8 +82,16 @@ extern uint64_t ta_large_count, ta_large_bytes, ta_large_allocs, ta_large_frees 
 
 /* Arena table and lifecycle (arena.c). */
 void ta_arena_boot(void) TA_HIDDEN;
+/* Binds a thread: an arena with no threads first (exited threads' arenas are
+ * reused), else a new one while under the limit, else the least loaded.
+ * `avoid` (may be NULL) is skipped when another choice exists. */
+ta_arena_t *ta_arena_bind(ta_arena_t *avoid) TA_HIDDEN;
+void ta_arena_unbind(ta_arena_t *a) TA_HIDDEN;
+/* The most arenas this process will create. */
+unsigned ta_arena_limit(void) TA_HIDDEN;
 void ta_arena_prefork(void) TA_HIDDEN;
-void ta_arena_postfork(bool child) TA_HIDDEN;
+/* child: `survivor` is the forking thread's arena (may be NULL). */
+void ta_arena_postfork(bool child, ta_arena_t *survivor) TA_HIDDEN;
 unsigned ta_arena_count(void) TA_HIDDEN;
 ta_arena_t *ta_arena_get(unsigned index) TA_HIDDEN;
 

@@ -43,12 +43,82 @@ static ta_span_t *slab_new(ta_arena_t *a, unsigned cls)
     return s;
 }
 
-unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n)
+/* Returns one object to its slab; bin lock held. Slabs that become empty are
+ * queued on *retire for the page heap (returned after the bin lock drops). */
+static void bin_put(ta_arena_t *a, ta_bin_t *bin, unsigned cls, void *obj, const char *func, ta_span_t **retire)
+{
+    uintptr_t p = (uintptr_t)obj;
+    ta_span_t *s = ta_pagemap_get(p);
+    /* Re-checked under the bin lock: the slab may have been retired by a
+     * racing double free since the caller looked it up. */
+    if (!s || s->state != TA_SPAN_SLAB || s->sclass != cls || s->arena != a) {
+        ta_lock_release(&bin->lock);
+        ta_log_misuse(func, "double free or invalid pointer", obj);
+        abort();
+    }
+    uint32_t idx = ta_class_index(cls, (uint32_t)(p - s->start));
+    uint64_t bit = 1ull << (idx % 64);
+    if (s->freemap[idx / 64] & bit) {
+        ta_lock_release(&bin->lock);
+        ta_log_misuse(func, "double free", obj);
+        abort();
+    }
+    s->freemap[idx / 64] |= bit;
+    s->nfree++;
+    bin->free_slots++;
+    bin->nfree++;
+    if (s->nfree == 1)
+        bin_push(bin, s);
+    /* An empty slab goes back to the page heap unless it is the bin's only
+     * one, which is kept to avoid thrashing at a slab boundary. */
+    if (s->nfree == s->nobjs && !(bin->partial == s && !s->next)) {
+        bin_unlink(bin, s);
+        bin->nslabs--;
+        bin->free_slots -= s->nobjs;
+        s->state = TA_SPAN_RETIRING;
+        s->next = *retire;
+        *retire = s;
+    }
+}
+
+/* Takes the remote stack's blocks back into their slabs; bin lock held. */
+static void bin_drain_remote(ta_arena_t *a, ta_bin_t *bin, unsigned cls, ta_span_t **retire)
+{
+    if (cds_lfs_empty(&bin->remote))
+        return;
+    struct cds_lfs_head *head = __cds_lfs_pop_all(&bin->remote);
+    struct cds_lfs_node *node, *tmp;
+    cds_lfs_for_each_safe(head, node, tmp)
+        bin_put(a, bin, cls, node, "free", retire);
+}
+
+static void bin_retire(ta_arena_t *a, ta_span_t *retire, const char *func)
+{
+    while (retire) {
+        ta_span_t *s = retire;
+        retire = s->next;
+        ta_pages_free(a, s, func);
+    }
+}
+
+static bool bin_lock(ta_bin_t *bin)
+{
+    if (ta_lock_try(&bin->lock))
+        return false;
+    ta_lock_acquire(&bin->lock);
+    return true;
+}
+
+unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n, bool *contended)
 {
     ta_bin_t *bin = &a->bins[cls];
     const uint32_t size = ta_classes[cls].size;
     unsigned got = 0;
-    ta_lock_acquire(&bin->lock);
+    ta_span_t *retire = NULL;
+    bool busy = bin_lock(bin);
+    if (contended)
+        *contended = busy;
+    bin_drain_remote(a, bin, cls, &retire);
     while (got < n) {
         ta_span_t *s = bin->partial;
         if (!s) {
@@ -77,52 +147,37 @@ unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n)
     }
     bin->nmalloc += got;
     ta_lock_release(&bin->lock);
+    bin_retire(a, retire, "malloc");
     return got;
+}
+
+static void bin_free_locked(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, const char *func)
+{
+    ta_bin_t *bin = &a->bins[cls];
+    ta_span_t *retire = NULL;
+    bin_drain_remote(a, bin, cls, &retire);
+    for (unsigned i = 0; i < n; i++)
+        bin_put(a, bin, cls, objs[i], func, &retire);
+    ta_lock_release(&bin->lock);
+    bin_retire(a, retire, func);
 }
 
 void ta_bin_free(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, const char *func)
 {
+    bin_lock(&a->bins[cls]);
+    bin_free_locked(a, cls, objs, n, func);
+}
+
+void ta_bin_free_nowait(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, const char *func)
+{
     ta_bin_t *bin = &a->bins[cls];
-    ta_span_t *retire = NULL;
-    ta_lock_acquire(&bin->lock);
-    for (unsigned i = 0; i < n; i++) {
-        uintptr_t p = (uintptr_t)objs[i];
-        ta_span_t *s = ta_pagemap_get(p);
-        /* Re-checked under the bin lock: the slab may have been retired by a
-         * racing double free since the caller looked it up. */
-        if (!s || s->state != TA_SPAN_SLAB || s->sclass != cls || s->arena != a) {
-            ta_lock_release(&bin->lock);
-            ta_log_misuse(func, "double free or invalid pointer", objs[i]);
-            abort();
-        }
-        uint32_t idx = ta_class_index(cls, (uint32_t)(p - s->start));
-        uint64_t bit = 1ull << (idx % 64);
-        if (s->freemap[idx / 64] & bit) {
-            ta_lock_release(&bin->lock);
-            ta_log_misuse(func, "double free", objs[i]);
-            abort();
-        }
-        s->freemap[idx / 64] |= bit;
-        s->nfree++;
-        bin->free_slots++;
-        bin->nfree++;
-        if (s->nfree == 1)
-            bin_push(bin, s);
-        /* An empty slab goes back to the page heap unless it is the bin's
-         * only one, which is kept to avoid thrashing at a slab boundary. */
-        if (s->nfree == s->nobjs && !(bin->partial == s && !s->next)) {
-            bin_unlink(bin, s);
-            bin->nslabs--;
-            bin->free_slots -= s->nobjs;
-            s->state = TA_SPAN_RETIRING;
-            s->next = retire;
-            retire = s;
-        }
+    if (ta_lock_try(&bin->lock)) {
+        bin_free_locked(a, cls, objs, n, func);
+        return;
     }
-    ta_lock_release(&bin->lock);
-    while (retire) {
-        ta_span_t *s = retire;
-        retire = s->next;
-        ta_pages_free(a, s, func);
+    for (unsigned i = 0; i < n; i++) {
+        struct cds_lfs_node *node = objs[i];
+        cds_lfs_node_init(node);
+        cds_lfs_push(&bin->remote, node);
     }
 }

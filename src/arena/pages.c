@@ -11,6 +11,7 @@
 
 /* Heaps grown with mmap come in at least this size. */
 #define TA_MAP_HEAP_MIN ((size_t)1 << 20)
+#define TA_MAP_HEAP_STEP_MAX ((size_t)64 << 20)
 
 static unsigned pages_bucket(size_t npages)
 {
@@ -147,7 +148,10 @@ static int heap_grow_brk(ta_arena_t *a, size_t size)
 
 static int heap_grow_map(ta_arena_t *a, size_t size)
 {
-    size = ta_align_up(TA_MAX(size, TA_MAP_HEAP_MIN), TA_PAGE_SIZE);
+    /* Grow geometrically (an eighth of the heap, up to 64 MiB) so a growing
+     * arena needs few mappings; the unused tail costs address space only. */
+    size_t step = TA_MIN(a->heap_bytes / 8, TA_MAP_HEAP_STEP_MAX);
+    size = ta_align_up(TA_MAX(size, TA_MAX(step, TA_MAP_HEAP_MIN)), TA_PAGE_SIZE);
     void *mem;
     if (ta_os_map(size, TA_PAGE_SIZE, &mem))
         return ENOMEM;
@@ -257,19 +261,25 @@ ta_span_t *ta_pages_alloc(ta_arena_t *a, size_t npages, size_t align, ta_span_st
 static size_t trim_top(ta_arena_t *a, size_t pad);
 
 /* Synchronous trimming after a free (the background trimmer is later work):
- * shrink the break when the top run passes M_TRIM_THRESHOLD; purge large free
- * runs of mmap'd heaps the same way. */
+ * shrink the break when the top run passes M_TRIM_THRESHOLD; for runs of
+ * mmap'd heaps, give back what lies beyond the first M_TOP_PAD bytes, which
+ * stay resident so a malloc/free loop at the boundary does not page-fault. */
 static void pages_trim_after_free(ta_arena_t *a, ta_span_t *run)
 {
     uint64_t bytes = run->npages << TA_PAGE_SHIFT;
     if (bytes <= ta_opt.trim_threshold)
         return;
-    if (run->origin == TA_ORIGIN_SBRK && ta_span_end(run) == a->brk_end)
-        a->trimmed_bytes += trim_top(a, ta_opt.top_pad);
-    else if (run->origin == TA_ORIGIN_MAP && !run->purged &&
-             ta_os_purge((void *)run->start, bytes) == 0) {
+    if (run->origin == TA_ORIGIN_SBRK) {
+        if (ta_span_end(run) == a->brk_end)
+            a->trimmed_bytes += trim_top(a, ta_opt.top_pad);
+        return;
+    }
+    size_t keep = ta_align_up(TA_MIN(ta_opt.top_pad, bytes), TA_PAGE_SIZE);
+    if (run->purged || bytes <= keep)
+        return;
+    if (ta_os_purge((void *)(run->start + keep), bytes - keep) == 0) {
         run->purged = 1;
-        a->trimmed_bytes += bytes;
+        a->trimmed_bytes += bytes - keep;
     }
 }
 

@@ -32,4 +32,8 @@ int ta_os_unmap(void *addr, size_t size) TA_HIDDEN;
 int ta_os_remap(void *addr, size_t old_size, size_t new_size, void *target) TA_HIDDEN;
 /* Drop the pages' contents; they read back as zero on next touch. */
 int ta_os_purge(void *addr, size_t size) TA_HIDDEN;
+
+/* CPUs this process may use: the affinity mask, lowered by a cgroup v2
+ * cpu.max quota when one is set (rounded up). At least 1. Never allocates. */
+unsigned ta_os_usable_cpus(void) TA_HIDDEN;
 #endif

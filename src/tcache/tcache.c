@@ -1,0 +1,304 @@
+/* Thread-cache lifecycle and slow paths: creation on a thread's first miss,
+ * batch refill and flush, idle-bin GC, arena migration under contention,
+ * return of everything on thread exit (pthread key destructor) and fork. */
+#include "tcache.h"
+#include "log.h"
+#include "options.h"
+#include <pthread.h>
+#include <string.h>
+
+const ta_tcache_t ta_tcache_empty;
+TA_TLS ta_tcache_t *ta_tcache_tls = (ta_tcache_t *)&ta_tcache_empty;
+/* Set once the thread's cache was torn down: later calls (other TSD
+ * destructors) go straight to the arenas instead of building a new cache. */
+static TA_TLS bool thread_exiting;
+
+static pthread_key_t exit_key;
+static ta_lock_t list_lock = TA_LOCK_INITIALIZER("tcache.list", TA_RANK_TCACHE_LIST);
+static ta_tcache_t *live_caches;      /* list lock */
+static ta_tcache_totals_t retired;    /* list lock: counters of exited threads */
+static unsigned generation;           /* atomic */
+
+/* Bytes a cache may hold per class, whatever TARENA_TCACHE_COUNT says. */
+#define TA_TCACHE_CLASS_BYTES ((size_t)128 * 1024)
+/* Slow-path calls between two GC steps, and trylock failures before moving. */
+#define TA_TCACHE_GC_EVERY 64
+#define TA_TCACHE_CONTENTION_MOVE 8
+
+static unsigned tcache_class_max(unsigned cls)
+{
+    size_t size = ta_classes[cls].size;
+    /* Perturbation fills on every malloc/free: the slow path does it, so a
+     * perturbing process caches nothing. */
+    if (ta_opt.perturb || size > ta_opt.tcache_max)
+        return 0;
+    size_t by_bytes = TA_MAX(TA_TCACHE_CLASS_BYTES / size, (size_t)2);
+    return (unsigned)TA_MIN((size_t)ta_opt.tcache_count, by_bytes);
+}
+
+static void tcache_exit(void *arg);
+
+void ta_tcache_boot(void)
+{
+    /* Early, so the key's index is small: glibc keeps keys below 32 in static
+     * storage, and pthread_setspecific for larger ones calls calloc. */
+    pthread_key_create(&exit_key, tcache_exit);
+}
+
+static ta_tcache_t *tcache_create(void)
+{
+    unsigned max[TA_NCLASSES], slots = 0;
+    for (unsigned c = 0; c < TA_NCLASSES; c++) {
+        max[c] = tcache_class_max(c);
+        slots += max[c];
+    }
+    size_t bytes = sizeof(ta_tcache_t) + (size_t)slots * sizeof(void *);
+    /* The record lives in the main arena's page heap, outside any cache. */
+    ta_span_t *s = ta_pages_alloc(&ta_main_arena, ta_pages_for(bytes), TA_PAGE_SIZE, TA_SPAN_BLOCK);
+    if (!s)
+        return NULL;
+    ta_tcache_t *tc = (ta_tcache_t *)s->start;
+    memset(tc, 0, sizeof *tc);
+    tc->mem_bytes = bytes;
+    void **slot = (void **)(tc + 1);
+    for (unsigned c = 0; c < TA_NCLASSES; c++) {
+        tc->bins[c].max = max[c];
+        tc->bins[c].items = slot;
+        slot += max[c];
+    }
+    tc->generation = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+    tc->arena = ta_arena_bind(NULL);
+    ta_lock_acquire(&list_lock);
+    tc->next = live_caches;
+    if (live_caches)
+        live_caches->prev = tc;
+    live_caches = tc;
+    ta_lock_release(&list_lock);
+    pthread_setspecific(exit_key, tc);
+    return tc;
+}
+
+ta_tcache_t *ta_tcache_get(void)
+{
+    ta_tcache_t *tc = ta_tcache_tls;
+    if (TA_LIKELY(tc != &ta_tcache_empty))
+        return tc;
+    if (thread_exiting)
+        return NULL;
+    tc = tcache_create();
+    if (tc)
+        ta_tcache_tls = tc;
+    return tc;
+}
+
+ta_arena_t *ta_tcache_arena(ta_tcache_t *tc)
+{
+    return tc ? tc->arena : &ta_main_arena;
+}
+
+static ta_arena_t *block_arena(void *p)
+{
+    return ta_pagemap_get((uintptr_t)p)->arena;
+}
+
+/* Returns the n oldest blocks of bin cls to their arenas, grouped by arena:
+ * the own arena waits for its lock, others never do (remote stack). */
+static void tcache_flush_bin(ta_tcache_t *tc, unsigned cls, unsigned n)
+{
+    ta_tbin_t *b = &tc->bins[cls];
+    void **items = b->items;
+    unsigned left = n;
+    while (left) {
+        /* Partition: blocks of the first block's arena to the front. */
+        ta_arena_t *a = block_arena(items[0]);
+        unsigned same = 0;
+        for (unsigned i = 0; i < left; i++) {
+            if (block_arena(items[i]) == a) {
+                void *t = items[same];
+                items[same++] = items[i];
+                items[i] = t;
+            }
+        }
+        if (a == tc->arena)
+            ta_bin_free(a, cls, items, same, "free");
+        else
+            ta_bin_free_nowait(a, cls, items, same, "free");
+        items += same;
+        left -= same;
+    }
+    memmove(b->items, b->items + n, (b->count - n) * sizeof(void *));
+    b->count -= n;
+}
+
+static void tcache_flush_all(ta_tcache_t *tc)
+{
+    for (unsigned c = 0; c < TA_NCLASSES; c++)
+        if (tc->bins[c].count)
+            tcache_flush_bin(tc, c, tc->bins[c].count);
+}
+
+/* One GC step: a bin that needed no refill since the last visit is idle and
+ * gives back half of what it holds, so an idle thread does not hoard. */
+static void tcache_gc_step(ta_tcache_t *tc)
+{
+    unsigned c = tc->gc_next;
+    tc->gc_next = (c + 1) % TA_NCLASSES;
+    ta_tbin_t *b = &tc->bins[c];
+    if (!(tc->active & (1ull << c)) && b->count)
+        tcache_flush_bin(tc, c, (b->count + 1) / 2);
+    tc->active &= ~(1ull << c);
+    if (tc->contention)
+        tc->contention--;
+}
+
+/* Slow-path housekeeping: GC ticks and option changes. */
+static void tcache_housekeeping(ta_tcache_t *tc)
+{
+    if (++tc->gc_tick >= TA_TCACHE_GC_EVERY) {
+        tc->gc_tick = 0;
+        tcache_gc_step(tc);
+    }
+    if (TA_UNLIKELY(tc->generation != __atomic_load_n(&generation, __ATOMIC_ACQUIRE))) {
+        tc->generation = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+        tcache_flush_all(tc);
+        /* Caches can shrink their limits in place; growing needs a new record,
+         * which the next thread gets. */
+        for (unsigned c = 0; c < TA_NCLASSES; c++)
+            tc->bins[c].max = TA_MIN(tc->bins[c].max, tcache_class_max(c));
+    }
+}
+
+void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls)
+{
+    tcache_housekeeping(tc);
+    ta_tbin_t *b = &tc->bins[cls];
+    if (!b->max)
+        return NULL;
+    tc->active |= 1ull << cls;
+    bool contended = false;
+    unsigned want = TA_MAX(b->max / 2, 1u);
+    unsigned got = ta_bin_alloc(tc->arena, cls, b->items, want, &contended);
+    if (contended && ++tc->contention >= TA_TCACHE_CONTENTION_MOVE) {
+        /* This stripe is busy: move to a less loaded arena. */
+        ta_arena_t *old = tc->arena;
+        tc->arena = ta_arena_bind(old);
+        ta_arena_unbind(old);
+        tc->contention = 0;
+    }
+    if (!got)
+        return NULL;
+    b->count = got - 1;
+    b->nmalloc++;
+    return b->items[got - 1];
+}
+
+void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p)
+{
+    tcache_housekeeping(tc);
+    ta_tbin_t *b = &tc->bins[cls];
+    if (!b->max) {
+        b->nfree++;
+        ta_arena_t *a = block_arena(p);
+        ta_bin_free(a, cls, &p, 1, "free");
+        return;
+    }
+    tc->active |= 1ull << cls;
+    tcache_flush_bin(tc, cls, (b->count + 1) / 2);
+    b->nfree++;
+    b->items[b->count++] = p;
+}
+
+void ta_tcache_flush_current(void)
+{
+    ta_tcache_t *tc = ta_tcache_tls;
+    if (tc != &ta_tcache_empty)
+        tcache_flush_all(tc);
+}
+
+void ta_tcache_options_changed(void)
+{
+    __atomic_add_fetch(&generation, 1, __ATOMIC_ACQ_REL);
+    ta_tcache_t *tc = ta_tcache_tls;
+    if (tc != &ta_tcache_empty)
+        tcache_housekeeping(tc);
+}
+
+static void totals_add(ta_tcache_totals_t *t, const ta_tcache_t *tc)
+{
+    for (unsigned c = 0; c < TA_NCLASSES; c++) {
+        const ta_tbin_t *b = &tc->bins[c];
+        uint64_t size = ta_classes[c].size;
+        t->nmalloc += b->nmalloc;
+        t->nfree += b->nfree;
+        t->bytes_malloc += b->nmalloc * size;
+        t->bytes_free += b->nfree * size;
+        t->cached_blocks += b->count;
+        t->cached_bytes += b->count * size;
+    }
+    t->nmalloc += tc->big_nmalloc;
+    t->nfree += tc->big_nfree;
+    t->bytes_malloc += tc->big_bytes_malloc;
+    t->bytes_free += tc->big_bytes_free;
+}
+
+/* Thread exit: everything goes back, the arena binding is released. */
+static void tcache_exit(void *arg)
+{
+    ta_tcache_t *tc = arg;
+    thread_exiting = true;
+    ta_tcache_tls = (ta_tcache_t *)&ta_tcache_empty;
+    tcache_flush_all(tc);
+    ta_lock_acquire(&list_lock);
+    ta_tcache_totals_t mine = {0};
+    totals_add(&mine, tc);
+    retired.nmalloc += mine.nmalloc;
+    retired.nfree += mine.nfree;
+    retired.bytes_malloc += mine.bytes_malloc;
+    retired.bytes_free += mine.bytes_free;
+    if (tc->prev)
+        tc->prev->next = tc->next;
+    else
+        live_caches = tc->next;
+    if (tc->next)
+        tc->next->prev = tc->prev;
+    ta_lock_release(&list_lock);
+    ta_arena_unbind(tc->arena);
+    ta_span_t *s = ta_pagemap_get((uintptr_t)tc);
+    ta_pages_free(&ta_main_arena, s, "thread exit");
+}
+
+void ta_tcache_totals(ta_tcache_totals_t *out)
+{
+    ta_lock_acquire(&list_lock);
+    *out = retired;
+    out->cached_blocks = out->cached_bytes = 0;
+    for (ta_tcache_t *tc = live_caches; tc; tc = tc->next) {
+        /* Other threads' counters are read without their owners' help:
+         * monotonic words, so a read is at worst a few operations old. */
+        totals_add(out, tc);
+        out->threads++;
+    }
+    ta_lock_release(&list_lock);
+}
+
+void ta_tcache_prefork(void)
+{
+    ta_lock_acquire_for_fork(&list_lock);
+}
+
+void ta_tcache_postfork(bool child)
+{
+    if (!child) {
+        ta_lock_release_for_fork(&list_lock);
+        return;
+    }
+    ta_lock_reinit(&list_lock);
+    /* Only the forking thread survives; the others' caches are unreachable
+     * in the child (their blocks stay allocated, as with glibc). */
+    ta_tcache_t *self = ta_tcache_tls;
+    live_caches = NULL;
+    if (self != &ta_tcache_empty) {
+        self->next = self->prev = NULL;
+        live_caches = self;
+    }
+}

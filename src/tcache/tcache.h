@@ -1,0 +1,55 @@
+/* Thread caches: per thread, per size class, a LIFO stack of free blocks,
+ * refilled from and flushed to the arenas in batches. The fast path (see
+ * tcache_inline.h) is a TLS load and a pop or push: no lock, no atomic.
+ * A thread starts on a const empty sentinel, so its first call misses and
+ * creates its cache on the slow path; no "initialised?" test anywhere. */
+#ifndef TA_TCACHE_H
+#define TA_TCACHE_H
+#include "arena.h"
+
+typedef struct ta_tbin {
+    uint32_t count;     /* owner thread only */
+    uint32_t max;       /* owner thread only; 0 on the sentinel and for uncached classes */
+    void **items;       /* items[count - 1] is the most recently freed */
+    uint64_t nmalloc;   /* owner writes; stats read racily (monotonic counters) */
+    uint64_t nfree;
+} ta_tbin_t;
+
+typedef struct ta_tcache {
+    ta_tbin_t bins[TA_NCLASSES];
+    ta_arena_t *arena;            /* owner; the arena this thread is bound to */
+    struct ta_tcache *next, *prev; /* list lock: live caches, for stats */
+    uint64_t big_nmalloc, big_nfree;             /* owner: blocks above the small classes */
+    uint64_t big_bytes_malloc, big_bytes_free;
+    uint64_t active;              /* owner: bins refilled since the GC last looked */
+    unsigned gc_tick, gc_next, contention, generation;
+    size_t mem_bytes;             /* size of this record's own memory */
+} ta_tcache_t;
+
+extern TA_TLS ta_tcache_t *ta_tcache_tls TA_HIDDEN;
+extern const ta_tcache_t ta_tcache_empty TA_HIDDEN;
+
+/* Creates the calling thread's cache if it may have one; returns it, or
+ * NULL (exiting thread, or no memory) — then the caller goes to an arena. */
+ta_tcache_t *ta_tcache_get(void) TA_HIDDEN;
+/* Arena for a thread's uncached allocations. */
+ta_arena_t *ta_tcache_arena(ta_tcache_t *tc) TA_HIDDEN;
+/* Slow paths: bin empty (returns a block or NULL) / bin full. */
+void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) TA_HIDDEN;
+void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p) TA_HIDDEN;
+/* Empties the calling thread's cache (mallopt, malloc_trim) and re-reads
+ * the cache options. */
+void ta_tcache_flush_current(void) TA_HIDDEN;
+/* Bumped when options that shape caches change; caches re-read on slow paths. */
+void ta_tcache_options_changed(void) TA_HIDDEN;
+
+void ta_tcache_boot(void) TA_HIDDEN;
+void ta_tcache_prefork(void) TA_HIDDEN;
+void ta_tcache_postfork(bool child) TA_HIDDEN;
+
+/* Counters over live caches plus those of exited threads. */
+typedef struct ta_tcache_totals {
+    uint64_t nmalloc, nfree, bytes_malloc, bytes_free, cached_blocks, cached_bytes, threads;
+} ta_tcache_totals_t;
+void ta_tcache_totals(ta_tcache_totals_t *out) TA_HIDDEN;
+#endif

@@ -1,0 +1,32 @@
+/* The allocation and free fast paths: one TLS load, a size-class lookup and
+ * a pop or push. Everything else tail-calls a slow path. */
+#ifndef TA_TCACHE_INLINE_H
+#define TA_TCACHE_INLINE_H
+#include "tcache.h"
+
+/* NULL when the request must take the slow path. */
+static TA_ALWAYS_INLINE void *ta_tcache_pop(size_t size)
+{
+    if (TA_UNLIKELY(size > TA_SMALL_MAX))
+        return NULL;
+    ta_tcache_t *tc = ta_tcache_tls;
+    ta_tbin_t *b = &tc->bins[ta_size2class(size)];
+    if (TA_UNLIKELY(!b->count))
+        return NULL;
+    b->nmalloc++;
+    return b->items[--b->count];
+}
+
+/* True when p was taken by the cache. p must be a valid slab object of
+ * class cls (the caller looked it up). */
+static TA_ALWAYS_INLINE bool ta_tcache_push(unsigned cls, void *p)
+{
+    ta_tcache_t *tc = ta_tcache_tls;
+    ta_tbin_t *b = &tc->bins[cls];
+    if (TA_UNLIKELY(b->count >= b->max))
+        return false;
+    b->nfree++;
+    b->items[b->count++] = p;
+    return true;
+}
+#endif
