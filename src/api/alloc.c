@@ -101,7 +101,9 @@ void *ta_alloc(size_t size, size_t align, bool *zeroed)
         cls = align <= TA_QUANTUM ? ta_size2class(size)
               : align <= TA_PAGE_SIZE ? class_for_alignment(size, align) : TA_NCLASSES;
     if (cls < TA_NCLASSES) {
-        if (!ta_bin_alloc(a, cls, &p, 1, NULL))
+        if (ta_bin_alloc(a, cls, &p, 1, NULL))
+            ta_block_mark_live(p);
+        else
             p = NULL;
     } else {
         p = alloc_pages_or_map(a, TA_MAX(size, (size_t)1), TA_MAX(align, TA_PAGE_SIZE), zeroed);
@@ -111,8 +113,11 @@ void *ta_alloc(size_t size, size_t align, bool *zeroed)
         return NULL;
     }
     count_event(tc, cls, cls < TA_NCLASSES ? ta_classes[cls].size : ta_malloc_usable_size(p), true);
-    if (TA_UNLIKELY(ta_opt.perturb) && !*zeroed)
+    if (TA_UNLIKELY(ta_opt.perturb)) {
+        /* Like glibc, fresh mappings too: the point is to hide nothing. */
         memset(p, (int)(ta_opt.perturb ^ 0xff), size);
+        *zeroed = false;
+    }
     return p;
 }
 
@@ -140,7 +145,15 @@ TA_EXPORT void *ta_malloc(size_t size)
     return malloc_slow(size);
 }
 
-/* Frees a block that ta_lookup validated. */
+ta_lookup_result_t ta_lookup_live(const void *p, ta_span_t **s)
+{
+    ta_lookup_result_t r = ta_lookup(p, s);
+    if (r == TA_LOOKUP_OK && (*s)->state == TA_SPAN_SLAB && ta_block_marked_free(p))
+        return TA_LOOKUP_FREED;
+    return r;
+}
+
+/* Frees a block that ta_lookup_live validated. */
 static void free_block(ta_span_t *s, void *p, const char *func)
 {
     ta_tcache_t *tc = ta_tcache_get();
@@ -149,6 +162,7 @@ static void free_block(ta_span_t *s, void *p, const char *func)
         memset(p, (int)ta_opt.perturb, usable);
     switch (s->state) {
     case TA_SPAN_SLAB:
+        ta_block_mark_free(p);
         if (tc) {
             ta_tcache_overflow(tc, s->sclass, p);
             return;
@@ -172,7 +186,7 @@ void ta_free_checked(void *p, const char *func)
     if (!p)
         return;
     ta_span_t *s;
-    ta_lookup_result_t r = ta_lookup(p, &s);
+    ta_lookup_result_t r = ta_lookup_live(p, &s);
     if (TA_UNLIKELY(r != TA_LOOKUP_OK))
         ta_misuse(func, r, p);
     free_block(s, p, func);
@@ -193,9 +207,13 @@ static TA_ALWAYS_INLINE bool free_fast(void *p)
     uintptr_t off = (uintptr_t)p - s->start;
     unsigned cls = s->sclass;
     if (TA_UNLIKELY(off >= (s->npages << TA_PAGE_SHIFT) ||
-                    ta_class_index(cls, (uint32_t)off) * ta_classes[cls].size != off))
+                    ta_class_index(cls, (uint32_t)off) * ta_classes[cls].size != off ||
+                    ta_block_marked_free(p)))
         return false;
-    return ta_tcache_push(cls, p);
+    if (!ta_tcache_push(cls, p))
+        return false;
+    ta_block_mark_free(p);
+    return true;
 }
 
 TA_EXPORT void ta_free(void *p)
@@ -215,7 +233,7 @@ TA_EXPORT size_t ta_malloc_usable_size(void *p)
     if (!p)
         return 0;
     ta_span_t *s;
-    ta_lookup_result_t r = ta_lookup(p, &s);
+    ta_lookup_result_t r = ta_lookup_live(p, &s);
     if (TA_UNLIKELY(r != TA_LOOKUP_OK))
         ta_misuse("malloc_usable_size", r, p);
     return ta_block_usable(s);
@@ -224,5 +242,11 @@ TA_EXPORT size_t ta_malloc_usable_size(void *p)
 TA_EXPORT int ta_owns(const void *p)
 {
     ta_span_t *s;
-    return p && ta_lookup(p, &s) == TA_LOOKUP_OK;
+    if (!p || ta_lookup_live(p, &s) != TA_LOOKUP_OK)
+        return 0;
+    if (s->state != TA_SPAN_SLAB)
+        return 1;
+    /* A slot in the slab's free map is free even without the key. */
+    uint32_t idx = ta_class_index(s->sclass, (uint32_t)((uintptr_t)p - s->start));
+    return !(__atomic_load_n(&s->freemap[idx / 64], __ATOMIC_RELAXED) & (1ull << (idx % 64)));
 }

@@ -22,6 +22,9 @@ void ta_count_resize(size_t old_usable, size_t new_usable) TA_HIDDEN;
 /* nmalloc, nfree, bytes malloc'd, bytes freed by threads without a cache. */
 void ta_uncached_totals(uint64_t out[4]) TA_HIDDEN;
 
+/* ta_lookup, plus: a slab block carrying the free key is already free. */
+ta_lookup_result_t ta_lookup_live(const void *p, ta_span_t **s) TA_HIDDEN;
+
 /* Reports misuse of ptr and aborts. */
 void ta_misuse(const char *func, ta_lookup_result_t r, const void *ptr) __attribute__((noreturn)) TA_HIDDEN;
 

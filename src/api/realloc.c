@@ -44,7 +44,7 @@ TA_EXPORT void *ta_realloc(void *p, size_t size)
         return NULL;
     }
     ta_span_t *s;
-    ta_lookup_result_t r = ta_lookup(p, &s);
+    ta_lookup_result_t r = ta_lookup_live(p, &s);
     if (TA_UNLIKELY(r != TA_LOOKUP_OK))
         ta_misuse("realloc", r, p);
     if (TA_UNLIKELY(size > PTRDIFF_MAX)) {

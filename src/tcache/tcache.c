@@ -1,13 +1,17 @@
 /* Thread-cache lifecycle and slow paths: creation on a thread's first miss,
  * batch refill and flush, idle-bin GC, arena migration under contention,
  * return of everything on thread exit (pthread key destructor) and fork. */
-#include "tcache.h"
+#include "tcache_inline.h"
 #include "log.h"
 #include "options.h"
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/random.h>
 
 const ta_tcache_t ta_tcache_empty;
+uint64_t ta_free_key;
 TA_TLS ta_tcache_t *ta_tcache_tls = (ta_tcache_t *)&ta_tcache_empty;
 /* Set once the thread's cache was torn down: later calls (other TSD
  * destructors) go straight to the arenas instead of building a new cache. */
@@ -38,8 +42,22 @@ static unsigned tcache_class_max(unsigned cls)
 
 static void tcache_exit(void *arg);
 
+static uint64_t free_key_new(void)
+{
+    uint64_t key = 0;
+    int saved = errno;
+    if (getrandom(&key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key) {
+        /* Early boot without entropy: the kernel's per-exec random bytes. */
+        const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
+        key = (r ? r[1] : 0) ^ (uint64_t)(uintptr_t)&key;
+    }
+    errno = saved;
+    return key ? key : 0x9e3779b97f4a7c15ull;
+}
+
 void ta_tcache_boot(void)
 {
+    ta_free_key = free_key_new();
     /* Early, so the key's index is small: glibc keeps keys below 32 in static
      * storage, and pthread_setspecific for larger ones calls calloc. */
     pthread_key_create(&exit_key, tcache_exit);
@@ -189,7 +207,7 @@ void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls)
         return NULL;
     b->count = got - 1;
     b->nmalloc++;
-    return b->items[got - 1];
+    return ta_block_mark_live(b->items[got - 1]);
 }
 
 void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p)

@@ -4,6 +4,26 @@
 #define TA_TCACHE_INLINE_H
 #include "tcache.h"
 
+/* A per-process random key stored in the second word of every free slab
+ * block: free() of a block that carries it is a double free. Cleared when the
+ * block is handed out, so a live block never carries it (unless the program
+ * writes those exact 64 random bits there). */
+extern uint64_t ta_free_key TA_HIDDEN;
+
+static TA_ALWAYS_INLINE bool ta_block_marked_free(const void *p)
+{
+    return ((const uint64_t *)p)[1] == ta_free_key;
+}
+static TA_ALWAYS_INLINE void ta_block_mark_free(void *p)
+{
+    ((uint64_t *)p)[1] = ta_free_key;
+}
+static TA_ALWAYS_INLINE void *ta_block_mark_live(void *p)
+{
+    ((uint64_t *)p)[1] = 0;
+    return p;
+}
+
 /* NULL when the request must take the slow path. */
 static TA_ALWAYS_INLINE void *ta_tcache_pop(size_t size)
 {
@@ -14,7 +34,7 @@ static TA_ALWAYS_INLINE void *ta_tcache_pop(size_t size)
     if (TA_UNLIKELY(!b->count))
         return NULL;
     b->nmalloc++;
-    return b->items[--b->count];
+    return ta_block_mark_live(b->items[--b->count]);
 }
 
 /* True when p was taken by the cache. p must be a valid slab object of
