@@ -165,20 +165,22 @@ static void free_block(ta_span_t *s, void *p, const char *func)
         ta_block_mark_free(p);
         if (tc) {
             ta_tcache_overflow(tc, s->sclass, p);
-            return;
+        } else {
+            count_event(tc, s->sclass, usable, false);
+            ta_bin_free(s->arena, s->sclass, &p, 1, func);
         }
-        count_event(tc, s->sclass, usable, false);
-        ta_bin_free(s->arena, s->sclass, &p, 1, func);
-        return;
+        break;
     case TA_SPAN_BLOCK:
         count_event(tc, TA_NCLASSES, usable, false);
         ta_pages_free(s->arena, s, func);
-        return;
+        break;
     default:
         count_event(tc, TA_NCLASSES, usable, false);
         ta_large_free(s, func);
-        return;
+        break;
     }
+    /* Every allocator lock is released by now: safe to wake or start the trimmer. */
+    ta_trim_kick();
 }
 
 void ta_free_checked(void *p, const char *func)

@@ -6,6 +6,7 @@
 #include "options.h"
 #include "tarena.h"
 #include "tcache_inline.h"
+#include "trim.h"
 
 extern bool ta_booted TA_HIDDEN;
 void ta_boot(void) TA_HIDDEN;

@@ -46,6 +46,7 @@ static void fork_child(void)
     if (!fork_locked)
         return;
     ta_tcache_postfork(true);
+    ta_trim_postfork_child();
     ta_tcache_t *self = ta_tcache_tls;
     ta_arena_postfork(true, self != &ta_tcache_empty ? self->arena : NULL);
     _IO_list_resetlock();

@@ -18,7 +18,7 @@ static unsigned cpu_count;
  * while holding less memory in partly used slabs. */
 #define TA_ARENAS_PER_CPU 4
 
-static void arena_init(ta_arena_t *a, unsigned index)
+void ta_arena_init(ta_arena_t *a, unsigned index)
 {
     ta_lock_init(&a->page_lock, "arena.pages", TA_RANK_PAGES);
     for (unsigned c = 0; c < TA_NCLASSES; c++) {
@@ -30,7 +30,7 @@ static void arena_init(ta_arena_t *a, unsigned index)
 
 void ta_arena_boot(void)
 {
-    arena_init(&ta_main_arena, 0);
+    ta_arena_init(&ta_main_arena, 0);
     ta_main_arena.is_main = true;
     arenas[0] = &ta_main_arena;
     cpu_count = ta_os_usable_cpus();
@@ -72,7 +72,7 @@ ta_arena_t *ta_arena_bind(ta_arena_t *avoid)
     }
     if ((!best || best->nthreads > 0) && n < ta_arena_limit()) {
         ta_arena_t *a = &arena_storage[n - 1];
-        arena_init(a, n);
+        ta_arena_init(a, n);
         arenas[n] = a;
         __atomic_store_n(&narenas, n + 1, __ATOMIC_RELEASE);
         best = a;

@@ -40,6 +40,8 @@ typedef struct ta_arena {
     uint64_t heap_bytes;    /* memory in this arena's heaps */
     uint64_t free_bytes;    /* of which in free runs */
     uint64_t free_runs_n;   /* number of free runs */
+    uint64_t dirty_pages;   /* pages of free runs that may be resident */
+    uint64_t purged_bytes;  /* purged with madvise, ever */
     uint64_t block_allocs, block_frees; /* medium blocks, ever */
     uint64_t trimmed_bytes; /* returned to the OS (sbrk shrink + purge), ever */
     uint64_t sbrk_fallbacks;
@@ -59,8 +61,20 @@ bool ta_pages_grow_in_place(ta_arena_t *a, ta_span_t *s, size_t npages) TA_HIDDE
 /* Shrinks a BLOCK in place, freeing its tail. */
 void ta_pages_shrink_in_place(ta_arena_t *a, ta_span_t *s, size_t npages) TA_HIDDEN;
 /* Trims the arena: the top above pad, and with `all` every free run's pages
- * (glibc's malloc_trim). Returns bytes given back. */
+ * (glibc's malloc_trim). Returns bytes given back. (purge.c) */
 size_t ta_arena_trim(ta_arena_t *a, size_t pad, bool all) TA_HIDDEN;
+/* One step of the background trimmer's policy for arena a: once the break
+ * heap's top passes M_TRIM_THRESHOLD, give back all of it beyond M_TOP_PAD;
+ * then purge free runs idle for at least decay_ms (every dirty run when
+ * `urgent`), up to about `budget` bytes. Starts with a trylock (an
+ * allocating thread never waits for the trimmer beyond one list update) and
+ * drops the page lock around each madvise. Returns bytes released; lowers
+ * *due_in to the ms until the next run becomes idle enough (0: call again
+ * now, UINT32_MAX untouched: nothing dirty). */
+size_t ta_arena_purge_step(ta_arena_t *a, uint32_t decay_ms, bool urgent, size_t budget, uint32_t *due_in) TA_HIDDEN;
+/* Set (atomic) by a free that left more than M_TRIM_THRESHOLD releasable
+ * while the background trimmer is on; the layer above wakes the trimmer. */
+extern bool ta_arena_release_pending TA_HIDDEN;
 
 /* Slabs and bins (bins.c). */
 /* Fills out[] with up to n objects of class cls; returns how many (0: ENOMEM).
@@ -82,6 +96,8 @@ extern uint64_t ta_large_count, ta_large_bytes, ta_large_allocs, ta_large_frees 
 
 /* Arena table and lifecycle (arena.c). */
 void ta_arena_boot(void) TA_HIDDEN;
+/* Sets up an arena record (locks, remote stacks); tests use it for private arenas. */
+void ta_arena_init(ta_arena_t *a, unsigned index) TA_HIDDEN;
 /* Binds a thread: an arena with no threads first (exited threads' arenas are
  * reused), else a new one while under the limit, else the least loaded.
  * `avoid` (may be NULL) is skipped when another choice exists. */

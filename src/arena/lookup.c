@@ -24,7 +24,7 @@ ta_lookup_result_t ta_lookup(const void *ptr, ta_span_t **span)
     }
     if (state == TA_SPAN_BLOCK || state == TA_SPAN_MMAP)
         return p == start ? TA_LOOKUP_OK : TA_LOOKUP_INVALID;
-    if (state == TA_SPAN_FREE || state == TA_SPAN_RETIRING)
+    if (state == TA_SPAN_FREE || state == TA_SPAN_RETIRING || state == TA_SPAN_PURGING)
         return TA_LOOKUP_FREED;
     return TA_LOOKUP_INVALID;
 }

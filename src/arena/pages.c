@@ -1,9 +1,8 @@
 /* The page heap of an arena: free runs in size buckets, split on allocation,
- * coalesced with both neighbours on free (found through the page map), heap
- * growth (sbrk for the main arena, mmap'd heaps otherwise or when sbrk fails)
- * and synchronous trimming of the top. Everything here runs under the
- * arena's page lock. */
-#include "arena.h"
+ * coalesced with both neighbours on free (found through the page map), and
+ * heap growth (sbrk for the main arena, mmap'd heaps otherwise or when sbrk
+ * fails). Giving memory back is purge.c's job. Page lock held throughout. */
+#include "pages_internal.h"
 #include "options.h"
 #include "log.h"
 #include "os.h"
@@ -22,7 +21,7 @@ static unsigned pages_bucket(size_t npages)
     return b < TA_NBUCKETS ? b : TA_NBUCKETS - 1;
 }
 
-static void runs_insert(ta_arena_t *a, ta_span_t *s)
+void ta_runs_insert(ta_arena_t *a, ta_span_t *s)
 {
     unsigned b = pages_bucket(s->npages);
     s->prev = NULL;
@@ -32,10 +31,11 @@ static void runs_insert(ta_arena_t *a, ta_span_t *s)
     a->free_runs[b] = s;
     a->nonempty[b / 64] |= 1ull << (b % 64);
     a->free_bytes += s->npages << TA_PAGE_SHIFT;
+    a->dirty_pages += s->dirty_pages;
     a->free_runs_n++;
 }
 
-static void runs_remove(ta_arena_t *a, ta_span_t *s)
+void ta_runs_remove(ta_arena_t *a, ta_span_t *s)
 {
     unsigned b = pages_bucket(s->npages);
     if (s->prev)
@@ -47,6 +47,7 @@ static void runs_remove(ta_arena_t *a, ta_span_t *s)
     if (!a->free_runs[b])
         a->nonempty[b / 64] &= ~(1ull << (b % 64));
     a->free_bytes -= s->npages << TA_PAGE_SHIFT;
+    a->dirty_pages -= s->dirty_pages;
     a->free_runs_n--;
 }
 
@@ -78,7 +79,7 @@ static ta_span_t *runs_find(ta_arena_t *a, size_t npages)
 }
 
 /* Marks the run's boundary pages so neighbours can find it when they free. */
-static void run_publish(ta_span_t *s)
+void ta_run_publish(ta_span_t *s)
 {
     ta_pagemap_set(s->start, 1, s);
     if (s->npages > 1)
@@ -90,27 +91,34 @@ static bool run_mergeable(const ta_arena_t *a, const ta_span_t *s, const ta_span
     return n && n != s && n->arena == a && n->state == TA_SPAN_FREE && n->origin == s->origin;
 }
 
-/* Inserts a free run, merging it with free neighbours. Returns the merged run. */
-static ta_span_t *run_release(ta_arena_t *a, ta_span_t *s)
+/* Inserts a free run, merging it with free neighbours. s->dirty_pages says
+ * how much of s may be resident. Returns the merged run. */
+ta_span_t *ta_run_release(ta_arena_t *a, ta_span_t *s)
 {
     s->state = TA_SPAN_FREE;
+    if (s->dirty_pages)
+        s->dirty_since = ta_os_now_ms();
     ta_span_t *prev = ta_pagemap_get(s->start - TA_PAGE_SIZE);
     if (run_mergeable(a, s, prev) && ta_span_end(prev) == s->start) {
-        runs_remove(a, prev);
+        ta_runs_remove(a, prev);
         prev->npages += s->npages;
-        prev->purged = prev->purged && s->purged;
+        if (s->dirty_pages)
+            prev->dirty_since = s->dirty_since;
+        prev->dirty_pages += s->dirty_pages;
         ta_span_delete(s);
         s = prev;
     }
     ta_span_t *next = ta_pagemap_get(ta_span_end(s));
     if (run_mergeable(a, s, next) && next->start == ta_span_end(s)) {
-        runs_remove(a, next);
+        ta_runs_remove(a, next);
         s->npages += next->npages;
-        s->purged = s->purged && next->purged;
+        if (!s->dirty_pages)
+            s->dirty_since = next->dirty_since;
+        s->dirty_pages += next->dirty_pages;
         ta_span_delete(next);
     }
-    run_publish(s);
-    runs_insert(a, s);
+    ta_run_publish(s);
+    ta_runs_insert(a, s);
     return s;
 }
 
@@ -123,10 +131,9 @@ static int heap_add(ta_arena_t *a, uintptr_t start, size_t len, ta_span_origin_t
     s->start = start;
     s->npages = len >> TA_PAGE_SHIFT;
     s->arena = a;
-    s->origin = (uint8_t)origin;
-    s->purged = 1; /* fresh memory costs no RSS yet */
+    s->origin = (uint8_t)origin; /* dirty_pages 0: fresh memory costs no RSS yet */
     a->heap_bytes += len;
-    run_release(a, s);
+    ta_run_release(a, s);
     return 0;
 }
 
@@ -193,11 +200,13 @@ static void run_split(ta_arena_t *a, ta_span_t *s, size_t npages)
     rest->npages = s->npages - npages;
     rest->arena = a;
     rest->origin = s->origin;
-    rest->purged = s->purged;
     rest->state = TA_SPAN_FREE;
+    /* Which pages are dirty is not tracked: assume the worst for the rest. */
+    rest->dirty_pages = TA_MIN(s->dirty_pages, rest->npages);
+    rest->dirty_since = s->dirty_since;
     s->npages = npages;
-    run_publish(rest);
-    runs_insert(a, rest);
+    ta_run_publish(rest);
+    ta_runs_insert(a, rest);
 }
 
 /* Splits the leading `lead` pages off s into their own free run. */
@@ -212,11 +221,12 @@ static ta_span_t *run_drop_lead(ta_arena_t *a, ta_span_t *s, size_t lead)
     body->npages = s->npages - lead;
     body->arena = a;
     body->origin = s->origin;
-    body->purged = s->purged;
+    body->dirty_pages = TA_MIN(s->dirty_pages, body->npages);
     s->npages = lead;
+    s->dirty_pages = TA_MIN(s->dirty_pages, lead);
     s->state = TA_SPAN_FREE;
-    run_publish(s);
-    runs_insert(a, s);
+    ta_run_publish(s);
+    ta_runs_insert(a, s);
     return body;
 }
 
@@ -234,12 +244,12 @@ ta_span_t *ta_pages_alloc(ta_arena_t *a, size_t npages, size_t align, ta_span_st
         ta_lock_release(&a->page_lock);
         return NULL;
     }
-    runs_remove(a, s);
+    ta_runs_remove(a, s);
     if (align_pages > 1) {
         size_t lead = (ta_align_up(s->start, align) - s->start) >> TA_PAGE_SHIFT;
         ta_span_t *body = run_drop_lead(a, s, lead);
         if (!body) {
-            runs_insert(a, s);
+            ta_runs_insert(a, s);
             ta_lock_release(&a->page_lock);
             return NULL;
         }
@@ -247,7 +257,7 @@ ta_span_t *ta_pages_alloc(ta_arena_t *a, size_t npages, size_t align, ta_span_st
     }
     run_split(a, s, npages);
     s->state = (uint8_t)state;
-    s->purged = 0;
+    s->dirty_pages = 0;
     s->next = s->prev = NULL;
     if (state == TA_SPAN_SLAB)
         ta_pagemap_set(s->start, s->npages, s);
@@ -256,31 +266,6 @@ ta_span_t *ta_pages_alloc(ta_arena_t *a, size_t npages, size_t align, ta_span_st
     a->block_allocs += state == TA_SPAN_BLOCK;
     ta_lock_release(&a->page_lock);
     return s;
-}
-
-static size_t trim_top(ta_arena_t *a, size_t pad);
-
-/* Synchronous trimming after a free (the background trimmer is later work):
- * shrink the break when the top run passes M_TRIM_THRESHOLD; for runs of
- * mmap'd heaps, give back what lies beyond the first M_TOP_PAD bytes, which
- * stay resident so a malloc/free loop at the boundary does not page-fault. */
-static void pages_trim_after_free(ta_arena_t *a, ta_span_t *run)
-{
-    uint64_t bytes = run->npages << TA_PAGE_SHIFT;
-    if (bytes <= ta_opt.trim_threshold)
-        return;
-    if (run->origin == TA_ORIGIN_SBRK) {
-        if (ta_span_end(run) == a->brk_end)
-            a->trimmed_bytes += trim_top(a, ta_opt.top_pad);
-        return;
-    }
-    size_t keep = ta_align_up(TA_MIN(ta_opt.top_pad, bytes), TA_PAGE_SIZE);
-    if (run->purged || bytes <= keep)
-        return;
-    if (ta_os_purge((void *)(run->start + keep), bytes - keep) == 0) {
-        run->purged = 1;
-        a->trimmed_bytes += bytes - keep;
-    }
 }
 
 void ta_pages_free(ta_arena_t *a, ta_span_t *s, const char *func)
@@ -293,9 +278,9 @@ void ta_pages_free(ta_arena_t *a, ta_span_t *s, const char *func)
         abort();
     }
     a->block_frees += st == TA_SPAN_BLOCK;
-    s->purged = 0;
-    ta_span_t *run = run_release(a, s);
-    pages_trim_after_free(a, run);
+    s->dirty_pages = s->npages;
+    ta_span_t *run = ta_run_release(a, s);
+    ta_arena_after_free(a, run);
     ta_lock_release(&a->page_lock);
 }
 
@@ -312,12 +297,13 @@ bool ta_pages_grow_in_place(ta_arena_t *a, ta_span_t *s, size_t npages)
         next = ta_pagemap_get(ta_span_end(s));
     }
     if (run_mergeable(a, s, next) && next->start == ta_span_end(s) && next->npages >= extra) {
-        runs_remove(a, next);
+        ta_runs_remove(a, next);
         if (next->npages > extra) {
             next->start += extra << TA_PAGE_SHIFT;
             next->npages -= extra;
-            run_publish(next);
-            runs_insert(a, next);
+            next->dirty_pages = TA_MIN(next->dirty_pages, next->npages);
+            ta_run_publish(next);
+            ta_runs_insert(a, next);
         } else {
             ta_span_delete(next);
         }
@@ -338,61 +324,9 @@ void ta_pages_shrink_in_place(ta_arena_t *a, ta_span_t *s, size_t npages)
     tail->npages = s->npages - npages;
     tail->arena = a;
     tail->origin = s->origin;
+    tail->dirty_pages = tail->npages;
     s->npages = npages;
-    ta_span_t *run = run_release(a, tail);
-    pages_trim_after_free(a, run);
+    ta_span_t *run = ta_run_release(a, tail);
+    ta_arena_after_free(a, run);
     ta_lock_release(&a->page_lock);
-}
-
-/* Gives back the top of the break heap above pad. Page lock held. */
-static size_t trim_top(ta_arena_t *a, size_t pad)
-{
-    if (!a->brk_end)
-        return 0;
-    ta_span_t *top = ta_pagemap_get(a->brk_end - TA_PAGE_SIZE);
-    if (!top || top->state != TA_SPAN_FREE || top->arena != a || ta_span_end(top) != a->brk_end)
-        return 0;
-    size_t bytes = top->npages << TA_PAGE_SHIFT;
-    if (bytes <= pad + TA_PAGE_SIZE)
-        return 0;
-    size_t release = (bytes - ta_align_up(pad, TA_PAGE_SIZE)) & ~(size_t)TA_PAGE_MASK;
-    int rc = ta_os_brk_shrink(a->brk_end, release);
-    if (rc) {
-        a->brk_foreign += rc == EBUSY;
-        return 0;
-    }
-    runs_remove(a, top);
-    a->brk_end -= release;
-    a->heap_bytes -= release;
-    top->npages -= release >> TA_PAGE_SHIFT;
-    if (top->npages) {
-        run_publish(top);
-        runs_insert(a, top);
-    } else {
-        ta_span_delete(top);
-    }
-    return release;
-}
-
-size_t ta_arena_trim(ta_arena_t *a, size_t pad, bool all)
-{
-    size_t released = 0;
-    ta_lock_acquire(&a->page_lock);
-    released += trim_top(a, pad);
-    if (all) {
-        for (unsigned b = 0; b < TA_NBUCKETS; b++) {
-            for (ta_span_t *s = a->free_runs[b]; s; s = s->next) {
-                if (s->purged)
-                    continue;
-                size_t bytes = s->npages << TA_PAGE_SHIFT;
-                if (ta_os_purge((void *)s->start, bytes) == 0) {
-                    s->purged = 1;
-                    released += bytes;
-                }
-            }
-        }
-    }
-    a->trimmed_bytes += released;
-    ta_lock_release(&a->page_lock);
-    return released;
 }

@@ -21,6 +21,7 @@ typedef enum ta_span_state {
     TA_SPAN_BLOCK,
     TA_SPAN_MMAP,
     TA_SPAN_RETIRING, /* slab on its way back to the page heap */
+    TA_SPAN_PURGING,  /* free run taken out by the trimmer while it madvises */
 } ta_span_state_t;
 
 typedef enum ta_span_origin {
@@ -38,8 +39,10 @@ typedef struct ta_span {
     uint8_t state;           /* ta_span_state_t; read lock-free by free() */
     uint8_t sclass;          /* SLAB */
     uint8_t origin;          /* ta_span_origin_t */
-    uint8_t purged;          /* FREE: contents already given back */
+    uint8_t pad_;
     uint16_t nfree, nobjs;   /* SLAB, bin lock */
+    uint32_t dirty_since;    /* FREE: ta_os_now_ms() when it last got dirty pages */
+    size_t dirty_pages;      /* FREE: pages that may be resident (<= npages) */
     uint64_t freemap[TA_SLAB_MAX_OBJS / 64]; /* SLAB: bit set = slot free */
 } ta_span_t;
 

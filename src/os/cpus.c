@@ -1,4 +1,5 @@
-/* How many CPUs the process may really use, for sizing the arena table:
+/* What the process may really use: CPUs, for sizing the arena table, and its
+ * cgroup v2 memory limits, for the trimmer. CPUs:
  * sched_getaffinity, then the cgroup v2 quota (cpu.max "quota period").
  * Plain open/read into stack buffers: no stdio, no allocation. */
 #define _GNU_SOURCE
@@ -75,4 +76,47 @@ unsigned ta_os_usable_cpus(void)
     }
     errno = saved;
     return n ? n : 1;
+}
+
+static uint64_t read_u64_file(const char *dir, const char *name, bool *unlimited)
+{
+    char path[640], buf[64];
+    size_t dl = strlen(dir), nl = strlen(name);
+    *unlimited = false;
+    if (dl + nl + 2 > sizeof path)
+        return 0;
+    memcpy(path, dir, dl);
+    path[dl] = '/';
+    memcpy(path + dl + 1, name, nl + 1);
+    if (!read_small_file(path, buf, sizeof buf))
+        return 0;
+    if (strncmp(buf, "max", 3) == 0) {
+        *unlimited = true;
+        return 0;
+    }
+    const char *s = buf;
+    return parse_num(&s);
+}
+
+unsigned ta_os_memory_pressure(void)
+{
+    int saved = errno;
+    char path[600];
+    unsigned pressure = 0;
+    if (cgroup_cpu_max(path, sizeof path)) {
+        *strrchr(path, '/') = 0; /* the cgroup's directory */
+        bool unl_high, unl_max, unl_cur;
+        uint64_t high = read_u64_file(path, "memory.high", &unl_high);
+        uint64_t max = read_u64_file(path, "memory.max", &unl_max);
+        uint64_t cur = read_u64_file(path, "memory.current", &unl_cur);
+        uint64_t limit = 0;
+        if (high && !unl_high)
+            limit = high;
+        if (max && !unl_max && (!limit || max < limit))
+            limit = max;
+        if (limit && cur)
+            pressure = (unsigned)TA_MIN(cur * 1000 / limit, (uint64_t)1000);
+    }
+    errno = saved;
+    return pressure;
 }

@@ -3,7 +3,10 @@
 #include "os.h"
 #include <errno.h>
 #include <stdatomic.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Fault injection: the next `skip` calls matching `mask` pass, then `count`
@@ -143,12 +146,41 @@ int ta_os_remap(void *addr, size_t old_size, size_t new_size, void *target)
     return p == MAP_FAILED ? ENOMEM : 0;
 }
 
-int ta_os_purge(void *addr, size_t size)
+int ta_os_purge(void *addr, size_t size, bool lazy)
 {
     if (os_injected_failure(TA_OS_MADVISE))
         return ENOMEM;
     int saved = errno;
-    int rc = madvise(addr, size, MADV_DONTNEED) ? errno : 0;
+    int rc = madvise(addr, size, lazy ? MADV_FREE : MADV_DONTNEED) ? errno : 0;
+    if (rc == EINVAL && lazy) /* kernels before 4.5 */
+        rc = madvise(addr, size, MADV_DONTNEED) ? errno : 0;
+    errno = saved;
+    return rc;
+}
+
+uint32_t ta_os_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+int ta_os_thread_start(void *(*fn)(void *), void *arg, const char *name)
+{
+    int saved = errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_t th;
+    int rc = pthread_create(&th, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!rc)
+        pthread_setname_np(th, name);
     errno = saved;
     return rc;
 }

@@ -30,8 +30,21 @@ int ta_os_unmap(void *addr, size_t size) TA_HIDDEN;
 /* Resize a mapping. target NULL: in place only. Otherwise move it onto
  * target, a mapping of new_size bytes the caller made (and that is replaced). */
 int ta_os_remap(void *addr, size_t old_size, size_t new_size, void *target) TA_HIDDEN;
-/* Drop the pages' contents; they read back as zero on next touch. */
-int ta_os_purge(void *addr, size_t size) TA_HIDDEN;
+/* Drop the pages' contents: with lazy false (MADV_DONTNEED) they read back
+ * as zero; with lazy true (MADV_FREE) the kernel reclaims them when it needs
+ * to, and the contents are undefined until written. */
+int ta_os_purge(void *addr, size_t size, bool lazy) TA_HIDDEN;
+
+/* Milliseconds on a monotonic clock (coarse, cheap: vDSO). */
+uint32_t ta_os_now_ms(void) TA_HIDDEN;
+
+/* Starts a detached thread named `name` with every signal blocked. */
+int ta_os_thread_start(void *(*fn)(void *), void *arg, const char *name) TA_HIDDEN;
+
+/* cgroup v2 memory pressure of this process: 0 when unknown or unlimited,
+ * else memory.current as a per-mille of the tighter of memory.high and
+ * memory.max. */
+unsigned ta_os_memory_pressure(void) TA_HIDDEN;
 
 /* CPUs this process may use: the affinity mask, lowered by a cgroup v2
  * cpu.max quota when one is set (rounded up). At least 1. Never allocates. */

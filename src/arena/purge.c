@@ -1,0 +1,169 @@
+/* Giving memory back: shrinking the break heap's top (never after a foreign
+ * sbrk), purging idle free runs with madvise, the synchronous policy used
+ * when the background trimmer is off, and the step function the trimmer
+ * (src/trim) and malloc_trim call. */
+#include "pages_internal.h"
+#include "options.h"
+
+bool ta_arena_release_pending;
+
+/* Gives back the top of the break heap beyond pad. Page lock held. */
+static size_t trim_top(ta_arena_t *a, size_t pad)
+{
+    if (!a->brk_end)
+        return 0;
+    ta_span_t *top = ta_pagemap_get(a->brk_end - TA_PAGE_SIZE);
+    if (!top || top->state != TA_SPAN_FREE || top->arena != a || ta_span_end(top) != a->brk_end)
+        return 0;
+    size_t bytes = top->npages << TA_PAGE_SHIFT;
+    /* Written so that a pad near SIZE_MAX (malloc_trim(-1), M_TOP_PAD -1)
+     * means "keep everything", as in glibc, instead of wrapping around. */
+    if (pad >= bytes || bytes - pad <= TA_PAGE_SIZE)
+        return 0;
+    size_t release = bytes - ta_align_up(pad, TA_PAGE_SIZE);
+    int rc = ta_os_brk_shrink(a->brk_end, release);
+    if (rc) {
+        a->brk_foreign += rc == EBUSY;
+        return 0;
+    }
+    ta_runs_remove(a, top);
+    a->brk_end -= release;
+    a->heap_bytes -= release;
+    top->npages -= release >> TA_PAGE_SHIFT;
+    top->dirty_pages = TA_MIN(top->dirty_pages, top->npages);
+    if (top->npages) {
+        ta_run_publish(top);
+        ta_runs_insert(a, top);
+    } else {
+        ta_span_delete(top);
+    }
+    a->trimmed_bytes += release;
+    return release;
+}
+
+/* madvise()s run s (taken out of the lists) with the page lock dropped, so
+ * allocating threads wait at most for one list update, then puts it back. */
+static size_t purge_run(ta_arena_t *a, ta_span_t *s)
+{
+    size_t bytes = s->npages << TA_PAGE_SHIFT;
+    ta_runs_remove(a, s);
+    s->state = TA_SPAN_PURGING;
+    ta_lock_release(&a->page_lock);
+    int rc = ta_os_purge((void *)s->start, bytes, ta_opt.madv_free);
+    ta_lock_acquire(&a->page_lock);
+    if (rc == 0) {
+        s->dirty_pages = 0;
+        a->purged_bytes += bytes;
+        a->trimmed_bytes += bytes;
+    }
+    ta_run_release(a, s);
+    return rc == 0 ? bytes : 0;
+}
+
+/* The dirty run idle longest past decay_ms (any dirty run when urgent), or
+ * NULL; *due_in is how long until the next one becomes idle enough. */
+static ta_span_t *purge_candidate(ta_arena_t *a, uint32_t now, uint32_t decay_ms, bool urgent, uint32_t *due_in)
+{
+    ta_span_t *best = NULL;
+    for (unsigned b = TA_NBUCKETS; b-- > 0;) {
+        for (ta_span_t *s = a->free_runs[b]; s; s = s->next) {
+            if (!s->dirty_pages)
+                continue;
+            uint32_t age = now - s->dirty_since;
+            if (urgent || age >= decay_ms) {
+                if (!best || (int32_t)(s->dirty_since - best->dirty_since) < 0)
+                    best = s;
+            } else if (decay_ms - age < *due_in) {
+                *due_in = decay_ms - age;
+            }
+        }
+    }
+    return best;
+}
+
+static size_t purge_idle(ta_arena_t *a, uint32_t decay_ms, bool urgent, size_t budget, uint32_t *due_in)
+{
+    size_t released = 0;
+    while (released < budget) {
+        uint32_t due = UINT32_MAX;
+        ta_span_t *s = purge_candidate(a, ta_os_now_ms(), decay_ms, urgent, &due);
+        if (!s) {
+            if (due < *due_in)
+                *due_in = due;
+            break;
+        }
+        released += purge_run(a, s);
+    }
+    if (released >= budget)
+        *due_in = 0;
+    return released;
+}
+
+size_t ta_arena_purge_step(ta_arena_t *a, uint32_t decay_ms, bool urgent, size_t budget, uint32_t *due_in)
+{
+    if (!ta_lock_try(&a->page_lock)) {
+        *due_in = TA_MIN(*due_in, 10u);
+        return 0;
+    }
+    size_t released = 0;
+    if (a->is_main) {
+        uint64_t limit = ta_opt.trim_threshold;
+        ta_span_t *top = a->brk_end ? ta_pagemap_get(a->brk_end - TA_PAGE_SIZE) : NULL;
+        if (top && top->state == TA_SPAN_FREE && top->arena == a && (top->npages << TA_PAGE_SHIFT) > limit)
+            released += trim_top(a, ta_opt.top_pad);
+    }
+    released += purge_idle(a, decay_ms, urgent, budget, due_in);
+    ta_lock_release(&a->page_lock);
+    return released;
+}
+
+size_t ta_arena_trim(ta_arena_t *a, size_t pad, bool all)
+{
+    ta_lock_acquire(&a->page_lock);
+    size_t released = trim_top(a, pad);
+    if (all) {
+        uint32_t due = UINT32_MAX;
+        released += purge_idle(a, 0, true, SIZE_MAX, &due);
+    }
+    ta_lock_release(&a->page_lock);
+    return released;
+}
+
+/* glibc-style synchronous trimming inside free: the break heap's top beyond
+ * M_TOP_PAD once it passes M_TRIM_THRESHOLD; for runs of mmap'd heaps, what
+ * lies beyond their first M_TOP_PAD bytes (kept resident so a malloc/free
+ * loop at the boundary does not page-fault). */
+static void trim_sync(ta_arena_t *a, ta_span_t *run)
+{
+    uint64_t bytes = run->npages << TA_PAGE_SHIFT;
+    if (bytes <= ta_opt.trim_threshold)
+        return;
+    if (run->origin == TA_ORIGIN_SBRK) {
+        if (ta_span_end(run) == a->brk_end)
+            trim_top(a, ta_opt.top_pad);
+        return;
+    }
+    size_t keep = ta_align_up(TA_MIN(ta_opt.top_pad, bytes), TA_PAGE_SIZE);
+    size_t keep_pages = keep >> TA_PAGE_SHIFT;
+    if (run->dirty_pages <= keep_pages || bytes <= keep)
+        return;
+    if (ta_os_purge((void *)(run->start + keep), bytes - keep, ta_opt.madv_free) == 0) {
+        ta_runs_remove(a, run);
+        run->dirty_pages = keep_pages;
+        ta_runs_insert(a, run);
+        a->purged_bytes += bytes - keep;
+        a->trimmed_bytes += bytes - keep;
+    }
+}
+
+void ta_arena_after_free(ta_arena_t *a, ta_span_t *run)
+{
+    if (!ta_opt.background_trim) {
+        trim_sync(a, run);
+        return;
+    }
+    /* Wake the trimmer only when there is something worth its while. */
+    if ((a->dirty_pages << TA_PAGE_SHIFT) > ta_opt.trim_threshold &&
+        !__atomic_load_n(&ta_arena_release_pending, __ATOMIC_RELAXED))
+        __atomic_store_n(&ta_arena_release_pending, true, __ATOMIC_RELEASE);
+}
