@@ -52,7 +52,7 @@ typedef struct ta_stats {
     uint32_t version;
     uint64_t heap_bytes;      /* bytes in arena heaps (sbrk + mmap'd heaps) */
     uint64_t heap_free_bytes; /* of those, in free page runs and free slab slots */
-    uint64_t in_use_bytes;    /* bytes handed to the program (usable sizes), incl. mmapped */
+    uint64_t in_use_bytes;    /* heap bytes not free in the arenas (incl. thread caches) + mmapped */
     uint64_t mmapped_bytes;   /* bytes in blocks mmap'd on their own */
     uint64_t mmapped_blocks;
     uint64_t free_runs;       /* free page runs */
@@ -66,10 +66,21 @@ typedef struct ta_stats {
     uint64_t freed_bytes;     /* usable bytes of every block given back, ever */
     uint64_t cached_bytes;    /* free blocks held in thread caches now */
     uint64_t threads;         /* threads with a live cache */
+    uint64_t dirty_bytes;     /* free heap pages that may still be resident */
+    uint64_t purged_bytes;    /* free pages given back with madvise, ever */
+    uint64_t resident_bytes;  /* estimate: heap_bytes - clean free pages + mmapped_bytes */
+    uint64_t trimmer_running; /* 1 once the tarena-trim thread exists */
 } ta_stats_t;
 
 /* Returns 0, or EINVAL when stats is NULL or its size/version are unknown. */
 int ta_stats_get(ta_stats_t *stats);
+
+/* Statistics as one JSON object / as text, written to fd with write(2)
+ * (usable anywhere, even where stdio is not). 0, or an errno value.
+ * TARENA_STATS=json|text prints the same at exit, to stderr or to the file
+ * named by TARENA_STATS_FILE. */
+int ta_stats_print_json(int fd);
+int ta_stats_print_text(int fd);
 
 /* Test hooks: fault injection in the OS layer. ops is a mask of TA_OS_*; the
  * next `skip` matching calls succeed, then the following `count` fail with

@@ -11,7 +11,7 @@ packages=(
     # tests: CUnit, xmllint for malloc_info's XML, the preload test programs
     libcunit1-dev libxml2-utils python3 perl git xz-utils zstd coreutils
     # benchmarks
-    libbenchmark-dev time
+    libbenchmark-dev gnuplot-nox libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 )
 packages+=("$@")
 

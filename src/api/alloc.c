@@ -145,10 +145,20 @@ TA_EXPORT void *ta_malloc(size_t size)
     return malloc_slow(size);
 }
 
+/* A slab slot is free when its free-map bit is set (racy read: used only to
+ * diagnose misuse). */
+static bool slab_slot_free(const ta_span_t *s, const void *p)
+{
+    uint32_t idx = ta_class_index(s->sclass, (uint32_t)((uintptr_t)p - s->start));
+    return __atomic_load_n(&s->freemap[idx / 64], __ATOMIC_RELAXED) & (1ull << (idx % 64));
+}
+
 ta_lookup_result_t ta_lookup_live(const void *p, ta_span_t **s)
 {
     ta_lookup_result_t r = ta_lookup(p, s);
-    if (r == TA_LOOKUP_OK && (*s)->state == TA_SPAN_SLAB && ta_block_marked_free(p))
+    if (r == TA_LOOKUP_OK && (*s)->state == TA_SPAN_SLAB &&
+        (slab_slot_free(*s, p) ||
+         (ta_block_marked_free(p) && ta_tcache_holds((*s)->sclass, p))))
         return TA_LOOKUP_FREED;
     return r;
 }
@@ -244,11 +254,5 @@ TA_EXPORT size_t ta_malloc_usable_size(void *p)
 TA_EXPORT int ta_owns(const void *p)
 {
     ta_span_t *s;
-    if (!p || ta_lookup_live(p, &s) != TA_LOOKUP_OK)
-        return 0;
-    if (s->state != TA_SPAN_SLAB)
-        return 1;
-    /* A slot in the slab's free map is free even without the key. */
-    uint32_t idx = ta_class_index(s->sclass, (uint32_t)((uintptr_t)p - s->start));
-    return !(__atomic_load_n(&s->freemap[idx / 64], __ATOMIC_RELAXED) & (1ull << (idx % 64)));
+    return p && ta_lookup_live(p, &s) == TA_LOOKUP_OK;
 }

@@ -21,10 +21,11 @@ static bool fork_locked;
 
 static void fork_prepare(void)
 {
-    /* Single-threaded: nobody else can hold a lock, and a fork from a signal
-     * handler that interrupted malloc must not wait for itself (glibc does
-     * the same). */
-    fork_locked = !__libc_single_threaded;
+    /* Single-threaded: nobody else can hold a lock (glibc takes none either).
+     * And a fork from a signal handler that interrupted this thread while it
+     * held an allocator lock must not wait for that lock: it would wait for
+     * itself. The child re-initialises every lock in both cases. */
+    fork_locked = !__libc_single_threaded && ta_locks_held == 0;
     if (!fork_locked)
         return;
     _IO_list_lock();
@@ -43,13 +44,15 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-    if (!fork_locked)
-        return;
+    /* Re-initialise every lock even when none was taken: in a
+     * single-threaded process the fork may come from a signal handler that
+     * interrupted malloc, and the child must not inherit that lock held. */
     ta_tcache_postfork(true);
     ta_trim_postfork_child();
     ta_tcache_t *self = ta_tcache_tls;
     ta_arena_postfork(true, self != &ta_tcache_empty ? self->arena : NULL);
-    _IO_list_resetlock();
+    if (fork_locked)
+        _IO_list_resetlock();
 }
 
 static void boot_run(void)

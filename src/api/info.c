@@ -138,6 +138,10 @@ TA_EXPORT int ta_stats_get(ta_stats_t *out)
     st.freed_bytes = tt.bytes_free + unc[3];
     st.cached_bytes = tt.cached_bytes;
     st.threads = tt.threads;
+    st.dirty_bytes = s.total.dirty_bytes;
+    st.purged_bytes = s.total.purged_bytes;
+    st.resident_bytes = st.heap_bytes - (s.total.run_free_bytes - s.total.dirty_bytes) + st.mmapped_bytes;
+    st.trimmer_running = ta_trim_running();
     st.trimmed_bytes = s.total.trimmed_bytes;
     st.sbrk_fallbacks = s.total.sbrk_fallbacks;
     st.arenas = s.narenas;

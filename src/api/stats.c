@@ -22,6 +22,9 @@ static void snapshot_arena(ta_arena_t *a, ta_arena_snapshot_t *out)
     out->free_runs = a->free_runs_n;
     out->trimmed_bytes = a->trimmed_bytes;
     out->sbrk_fallbacks = a->sbrk_fallbacks;
+    out->dirty_bytes = a->dirty_pages << TA_PAGE_SHIFT;
+    out->purged_bytes = a->purged_bytes;
+    out->brk_foreign = a->brk_foreign;
     out->allocs += a->block_allocs;
     out->frees += a->block_frees;
     if (a->brk_end) {

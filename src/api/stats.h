@@ -8,6 +8,7 @@
 typedef struct ta_arena_snapshot {
     uint64_t heap_bytes, run_free_bytes, free_runs, slot_free_bytes, free_slots;
     uint64_t top_bytes, trimmed_bytes, sbrk_fallbacks, allocs, frees;
+    uint64_t dirty_bytes, purged_bytes, brk_foreign;
     /* Free runs by size, for malloc_info: bucket upper bounds in pages. */
     uint64_t run_count[TA_NBUCKETS], run_bytes[TA_NBUCKETS];
 } ta_arena_snapshot_t;

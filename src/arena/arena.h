@@ -75,6 +75,9 @@ size_t ta_arena_purge_step(ta_arena_t *a, uint32_t decay_ms, bool urgent, size_t
 /* Set (atomic) by a free that left more than M_TRIM_THRESHOLD releasable
  * while the background trimmer is on; the layer above wakes the trimmer. */
 extern bool ta_arena_release_pending TA_HIDDEN;
+/* Kept by the trimmer (atomic): true while it sleeps with nothing to watch,
+ * so frees only wake it then; while it ticks it finds new work itself. */
+extern bool ta_arena_trimmer_idle TA_HIDDEN;
 
 /* Slabs and bins (bins.c). */
 /* Fills out[] with up to n objects of class cls; returns how many (0: ENOMEM).

@@ -64,10 +64,12 @@ void ta_large_free(ta_span_t *s, const char *func)
     size_t len = s->npages << TA_PAGE_SHIFT;
     void *mem = (void *)s->start;
     /* Like glibc: a freed mapped block shows the threshold was too low for
-     * this program, so raise it (and the trim threshold) unless the user set it. */
-    if (!ta_opt.thresholds_fixed && len > ta_opt.mmap_threshold && len <= TA_MMAP_THRESHOLD_MAX) {
-        ta_opt.mmap_threshold = len;
-        ta_opt.trim_threshold = 2 * len;
+     * this program, so raise it (and the trim threshold) unless the user set
+     * it. One page above the block, so that the same request (rounded up to
+     * this mapping's size) comes from the heap next time. */
+    if (!ta_opt.thresholds_fixed && len >= ta_opt.mmap_threshold && len < TA_MMAP_THRESHOLD_MAX) {
+        ta_opt.mmap_threshold = len + TA_PAGE_SIZE;
+        ta_opt.trim_threshold = 2 * ta_opt.mmap_threshold;
     }
     ta_pagemap_set(s->start, 1, NULL);
     large_account(len, false);

@@ -6,6 +6,7 @@
 #include "options.h"
 
 bool ta_arena_release_pending;
+bool ta_arena_trimmer_idle = true;
 
 /* Gives back the top of the break heap beyond pad. Page lock held. */
 static size_t trim_top(ta_arena_t *a, size_t pad)
@@ -129,18 +130,18 @@ size_t ta_arena_trim(ta_arena_t *a, size_t pad, bool all)
     return released;
 }
 
-/* glibc-style synchronous trimming inside free: the break heap's top beyond
- * M_TOP_PAD once it passes M_TRIM_THRESHOLD; for runs of mmap'd heaps, what
- * lies beyond their first M_TOP_PAD bytes (kept resident so a malloc/free
- * loop at the boundary does not page-fault). */
+/* Synchronous trimming inside free (glibc's way, a little more thorough):
+ * the break heap's top beyond M_TOP_PAD once it passes M_TRIM_THRESHOLD;
+ * any other free run that large gives back what lies beyond its first
+ * M_TOP_PAD bytes (kept resident so a malloc/free loop at the boundary does
+ * not page-fault) — so one live block near the top cannot pin the rest. */
 static void trim_sync(ta_arena_t *a, ta_span_t *run)
 {
     uint64_t bytes = run->npages << TA_PAGE_SHIFT;
     if (bytes <= ta_opt.trim_threshold)
         return;
-    if (run->origin == TA_ORIGIN_SBRK) {
-        if (ta_span_end(run) == a->brk_end)
-            trim_top(a, ta_opt.top_pad);
+    if (run->origin == TA_ORIGIN_SBRK && ta_span_end(run) == a->brk_end) {
+        trim_top(a, ta_opt.top_pad);
         return;
     }
     size_t keep = ta_align_up(TA_MIN(ta_opt.top_pad, bytes), TA_PAGE_SIZE);
@@ -162,8 +163,10 @@ void ta_arena_after_free(ta_arena_t *a, ta_span_t *run)
         trim_sync(a, run);
         return;
     }
-    /* Wake the trimmer only when there is something worth its while. */
-    if ((a->dirty_pages << TA_PAGE_SHIFT) > ta_opt.trim_threshold &&
+    /* Wake the trimmer only when it sleeps with nothing to watch and there
+     * is something worth its while now. */
+    if (__atomic_load_n(&ta_arena_trimmer_idle, __ATOMIC_RELAXED) &&
+        (a->dirty_pages << TA_PAGE_SHIFT) > ta_opt.trim_threshold &&
         !__atomic_load_n(&ta_arena_release_pending, __ATOMIC_RELAXED))
         __atomic_store_n(&ta_arena_release_pending, true, __ATOMIC_RELEASE);
 }

@@ -4,6 +4,8 @@
 #include "log.h"
 #include <stdlib.h>
 
+TA_TLS unsigned ta_locks_held;
+
 void ta_lock_init(ta_lock_t *lock, const char *name, ta_lock_rank_t rank)
 {
     pthread_mutex_init(&lock->mutex, NULL);
@@ -57,6 +59,7 @@ void ta_lock_acquire(ta_lock_t *lock)
 {
     lock_check_rank(lock);
     pthread_mutex_lock(&lock->mutex);
+    ta_locks_held++;
     if (nheld < TA_MAX_HELD)
         held[nheld] = lock;
     nheld++;
@@ -67,6 +70,7 @@ bool ta_lock_try(ta_lock_t *lock)
     /* A trylock cannot deadlock, so it is exempt from the order check. */
     if (pthread_mutex_trylock(&lock->mutex) != 0)
         return false;
+    ta_locks_held++;
     if (nheld < TA_MAX_HELD)
         held[nheld] = lock;
     nheld++;
@@ -84,6 +88,7 @@ void ta_lock_release(ta_lock_t *lock)
         }
     }
     nheld--;
+    ta_locks_held--;
     pthread_mutex_unlock(&lock->mutex);
 }
 #endif

@@ -25,6 +25,11 @@ typedef struct ta_lock {
 
 void ta_lock_init(ta_lock_t *lock, const char *name, ta_lock_rank_t rank) TA_HIDDEN;
 
+/* Allocator locks the calling thread holds. Fork reads it: a fork from a
+ * signal handler that interrupted the allocator while it held a lock must
+ * not wait for that lock (it would wait for itself). Owner thread only. */
+extern TA_TLS unsigned ta_locks_held TA_HIDDEN;
+
 #ifdef TA_DEBUG
 void ta_lock_acquire(ta_lock_t *lock) TA_HIDDEN;
 bool ta_lock_try(ta_lock_t *lock) TA_HIDDEN;
@@ -33,13 +38,18 @@ void ta_lock_release(ta_lock_t *lock) TA_HIDDEN;
 static TA_ALWAYS_INLINE void ta_lock_acquire(ta_lock_t *lock)
 {
     pthread_mutex_lock(&lock->mutex);
+    ta_locks_held++;
 }
 static TA_ALWAYS_INLINE bool ta_lock_try(ta_lock_t *lock)
 {
-    return pthread_mutex_trylock(&lock->mutex) == 0;
+    if (pthread_mutex_trylock(&lock->mutex) != 0)
+        return false;
+    ta_locks_held++;
+    return true;
 }
 static TA_ALWAYS_INLINE void ta_lock_release(ta_lock_t *lock)
 {
+    ta_locks_held--;
     pthread_mutex_unlock(&lock->mutex);
 }
 #endif

@@ -35,20 +35,23 @@ void ta_buf_hex(ta_buf_t *b, uint64_t v)
         b->p[b->len++] = tmp[--n];
 }
 
-void ta_buf_write(ta_buf_t *b, int fd)
+int ta_buf_write(ta_buf_t *b, int fd)
 {
-    int saved = errno;
+    int saved = errno, rc = 0;
     size_t off = 0;
     while (off < b->len) {
         ssize_t w = write(fd, b->p + off, b->len - off);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
+        if (w <= 0) {
+            rc = w < 0 ? errno : EIO;
             break;
+        }
         off += (size_t)w;
     }
     b->len = 0;
     errno = saved;
+    return rc;
 }
 
 void ta_log_misuse(const char *func, const char *what, const void *ptr)

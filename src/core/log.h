@@ -13,7 +13,8 @@ typedef struct ta_buf {
 void ta_buf_str(ta_buf_t *b, const char *s) TA_HIDDEN;
 void ta_buf_u64(ta_buf_t *b, uint64_t v) TA_HIDDEN;
 void ta_buf_hex(ta_buf_t *b, uint64_t v) TA_HIDDEN;
-void ta_buf_write(ta_buf_t *b, int fd) TA_HIDDEN;
+/* Writes and empties the buffer; 0 or the errno of a failed write. */
+int ta_buf_write(ta_buf_t *b, int fd) TA_HIDDEN;
 
 /* "tarena: <func>(): <what> (ptr=0x...)" on stderr. */
 void ta_log_misuse(const char *func, const char *what, const void *ptr) TA_HIDDEN;

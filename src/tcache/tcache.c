@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
+#include <urcu/urcu-bp.h>
 
 const ta_tcache_t ta_tcache_empty;
 uint64_t ta_free_key;
@@ -16,15 +17,22 @@ TA_TLS ta_tcache_t *ta_tcache_tls = (ta_tcache_t *)&ta_tcache_empty;
 /* Set once the thread's cache was torn down: later calls (other TSD
  * destructors) go straight to the arenas instead of building a new cache. */
 static TA_TLS bool thread_exiting;
+/* Set while this thread rearranges its cache (refill, flush). A fork from a
+ * signal handler that lands in that window leaves the child a half-moved
+ * stack, which the child then drops (see ta_tcache_postfork). */
+static TA_TLS bool rearranging;
 
 static pthread_key_t exit_key;
 static ta_lock_t list_lock = TA_LOCK_INITIALIZER("tcache.list", TA_RANK_TCACHE_LIST);
-static ta_tcache_t *live_caches;      /* list lock */
+static ta_tcache_t *live_caches;      /* list lock for writers; RCU readers */
+static ta_tcache_t *limbo;            /* list lock: unlinked, not yet reclaimable */
+static unsigned limbo_count;          /* list lock */
+static bool walk_locked;              /* set in forked children: no RCU there */
 static ta_tcache_totals_t retired;    /* list lock: counters of exited threads */
 static unsigned generation;           /* atomic */
 
 /* Bytes a cache may hold per class, whatever TARENA_TCACHE_COUNT says. */
-#define TA_TCACHE_CLASS_BYTES ((size_t)128 * 1024)
+#define TA_TCACHE_CLASS_BYTES ((size_t)64 * 1024)
 /* Slow-path calls between two GC steps, and trylock failures before moving. */
 #define TA_TCACHE_GC_EVERY 64
 #define TA_TCACHE_CONTENTION_MOVE 8
@@ -90,7 +98,7 @@ static ta_tcache_t *tcache_create(void)
     tc->next = live_caches;
     if (live_caches)
         live_caches->prev = tc;
-    live_caches = tc;
+    __atomic_store_n(&live_caches, tc, __ATOMIC_RELEASE);
     ta_lock_release(&list_lock);
     pthread_setspecific(exit_key, tc);
     return tc;
@@ -123,6 +131,7 @@ static ta_arena_t *block_arena(void *p)
  * the own arena waits for its lock, others never do (remote stack). */
 static void tcache_flush_bin(ta_tcache_t *tc, unsigned cls, unsigned n)
 {
+    rearranging = true;
     ta_tbin_t *b = &tc->bins[cls];
     void **items = b->items;
     unsigned left = n;
@@ -146,6 +155,7 @@ static void tcache_flush_bin(ta_tcache_t *tc, unsigned cls, unsigned n)
     }
     memmove(b->items, b->items + n, (b->count - n) * sizeof(void *));
     b->count -= n;
+    rearranging = false;
 }
 
 static void tcache_flush_all(ta_tcache_t *tc)
@@ -194,7 +204,8 @@ void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls)
         return NULL;
     tc->active |= 1ull << cls;
     bool contended = false;
-    unsigned want = TA_MAX(b->max / 2, 1u);
+    unsigned want = TA_MAX(b->max / 4, 1u);
+    rearranging = true;
     unsigned got = ta_bin_alloc(tc->arena, cls, b->items, want, &contended);
     if (contended && ++tc->contention >= TA_TCACHE_CONTENTION_MOVE) {
         /* This stripe is busy: move to a less loaded arena. */
@@ -203,9 +214,12 @@ void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls)
         ta_arena_unbind(old);
         tc->contention = 0;
     }
-    if (!got)
+    if (!got) {
+        rearranging = false;
         return NULL;
+    }
     b->count = got - 1;
+    rearranging = false;
     b->nmalloc++;
     return ta_block_mark_live(b->items[got - 1]);
 }
@@ -224,6 +238,15 @@ void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p)
     tcache_flush_bin(tc, cls, (b->count + 1) / 2);
     b->nfree++;
     b->items[b->count++] = p;
+}
+
+bool ta_tcache_holds(unsigned cls, const void *p)
+{
+    const ta_tbin_t *b = &ta_tcache_tls->bins[cls];
+    for (uint32_t i = 0; i < b->count; i++)
+        if (b->items[i] == p)
+            return true;
+    return false;
 }
 
 void ta_tcache_flush_current(void)
@@ -259,6 +282,32 @@ static void totals_add(ta_tcache_totals_t *t, const ta_tcache_t *tc)
     t->bytes_free += tc->big_bytes_free;
 }
 
+/* Retired records go back to the page heap only after an RCU grace period,
+ * since a stats walk may still be reading them. Batched, so that thread
+ * churn pays for one grace period per TA_TCACHE_LIMBO_BATCH exits. Called
+ * with no allocator lock held. */
+#define TA_TCACHE_LIMBO_BATCH 8
+static void tcache_reclaim(void)
+{
+    ta_lock_acquire(&list_lock);
+    ta_tcache_t *batch = NULL;
+    if (limbo_count >= TA_TCACHE_LIMBO_BATCH || (limbo_count && walk_locked)) {
+        batch = limbo;
+        limbo = NULL;
+        limbo_count = 0;
+    }
+    ta_lock_release(&list_lock);
+    if (!batch)
+        return;
+    if (!walk_locked)
+        urcu_bp_synchronize_rcu();
+    while (batch) {
+        ta_tcache_t *tc = batch;
+        batch = tc->limbo_next;
+        ta_pages_free(&ta_main_arena, ta_pagemap_get((uintptr_t)tc), "thread exit");
+    }
+}
+
 /* Thread exit: everything goes back, the arena binding is released. */
 static void tcache_exit(void *arg)
 {
@@ -273,30 +322,47 @@ static void tcache_exit(void *arg)
     retired.nfree += mine.nfree;
     retired.bytes_malloc += mine.bytes_malloc;
     retired.bytes_free += mine.bytes_free;
+    /* Unlink, leaving tc->next intact for readers still standing on tc. */
     if (tc->prev)
-        tc->prev->next = tc->next;
+        __atomic_store_n(&tc->prev->next, tc->next, __ATOMIC_RELEASE);
     else
-        live_caches = tc->next;
+        __atomic_store_n(&live_caches, tc->next, __ATOMIC_RELEASE);
     if (tc->next)
         tc->next->prev = tc->prev;
+    tc->limbo_next = limbo;
+    limbo = tc;
+    limbo_count++;
     ta_lock_release(&list_lock);
     ta_arena_unbind(tc->arena);
-    ta_span_t *s = ta_pagemap_get((uintptr_t)tc);
-    ta_pages_free(&ta_main_arena, s, "thread exit");
+    tcache_reclaim();
 }
 
 void ta_tcache_totals(ta_tcache_totals_t *out)
 {
+    bool locked = walk_locked;
+    /* Enter the read section before reading any counter: liburcu-bp
+     * registers a thread on its first read section and may call malloc then,
+     * which must land before the snapshot, not in the middle of it. */
+    if (!locked)
+        urcu_bp_read_lock();
     ta_lock_acquire(&list_lock);
     *out = retired;
+    if (!locked)
+        ta_lock_release(&list_lock);
     out->cached_blocks = out->cached_bytes = 0;
-    for (ta_tcache_t *tc = live_caches; tc; tc = tc->next) {
+    /* Walk the live caches without stopping anyone: the list lock is not
+     * held, so thread creation and exit go on while stats are gathered. */
+    for (ta_tcache_t *tc = __atomic_load_n(&live_caches, __ATOMIC_ACQUIRE); tc;
+         tc = __atomic_load_n(&tc->next, __ATOMIC_ACQUIRE)) {
         /* Other threads' counters are read without their owners' help:
          * monotonic words, so a read is at worst a few operations old. */
         totals_add(out, tc);
         out->threads++;
     }
-    ta_lock_release(&list_lock);
+    if (locked)
+        ta_lock_release(&list_lock);
+    else
+        urcu_bp_read_unlock();
 }
 
 void ta_tcache_prefork(void)
@@ -310,10 +376,24 @@ void ta_tcache_postfork(bool child)
         ta_lock_release_for_fork(&list_lock);
         return;
     }
+    /* liburcu-bp's registry in the child may hold readers that no longer
+     * exist, and calling urcu_bp_before_fork from our handler would deadlock
+     * whenever someone else in the process (the program, another copy of
+     * tarena) calls it too. So a forked child never touches RCU: its walks
+     * take the list lock, and records are freed as soon as they are unlinked. */
+    walk_locked = true;
     ta_lock_reinit(&list_lock);
     /* Only the forking thread survives; the others' caches are unreachable
      * in the child (their blocks stay allocated, as with glibc). */
     ta_tcache_t *self = ta_tcache_tls;
+    if (rearranging && self != &ta_tcache_empty) {
+        /* Forked from a signal handler in the middle of a refill or flush:
+         * the stacks may hold a block twice. Drop them (a leak in the child
+         * only) rather than hand a block out twice. */
+        for (unsigned c = 0; c < TA_NCLASSES; c++)
+            self->bins[c].count = 0;
+        rearranging = false;
+    }
     live_caches = NULL;
     if (self != &ta_tcache_empty) {
         self->next = self->prev = NULL;

@@ -18,7 +18,10 @@ typedef struct ta_tbin {
 typedef struct ta_tcache {
     ta_tbin_t bins[TA_NCLASSES];
     ta_arena_t *arena;            /* owner; the arena this thread is bound to */
-    struct ta_tcache *next, *prev; /* list lock: live caches, for stats */
+    /* Live caches, for stats: changed under the list lock, walked by readers
+     * inside urcu-bp read sections (next is published with release). */
+    struct ta_tcache *next, *prev;
+    struct ta_tcache *limbo_next;  /* list lock: retired, awaiting a grace period */
     uint64_t big_nmalloc, big_nfree;             /* owner: blocks above the small classes */
     uint64_t big_bytes_malloc, big_bytes_free;
     uint64_t active;              /* owner: bins refilled since the GC last looked */
@@ -37,6 +40,9 @@ ta_arena_t *ta_tcache_arena(ta_tcache_t *tc) TA_HIDDEN;
 /* Slow paths: bin empty (returns a block or NULL) / bin full. */
 void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) TA_HIDDEN;
 void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p) TA_HIDDEN;
+/* Whether the calling thread's cache holds p in bin cls (a linear scan:
+ * only used to confirm a suspected double free). */
+bool ta_tcache_holds(unsigned cls, const void *p) TA_HIDDEN;
 /* Empties the calling thread's cache (mallopt, malloc_trim) and re-reads
  * the cache options. */
 void ta_tcache_flush_current(void) TA_HIDDEN;

@@ -5,9 +5,11 @@
 #include "tcache.h"
 
 /* A per-process random key stored in the second word of every free slab
- * block: free() of a block that carries it is a double free. Cleared when the
- * block is handed out, so a live block never carries it (unless the program
- * writes those exact 64 random bits there). */
+ * block, cleared when the block is handed out. A block that carries it is
+ * probably free — but only probably: a program's uninitialised memory can
+ * hold a stale key (realloc copies whatever was there), so the slow path
+ * confirms with the thread's cache and the slab's free map before it
+ * calls anything a double free. */
 extern uint64_t ta_free_key TA_HIDDEN;
 
 static TA_ALWAYS_INLINE bool ta_block_marked_free(const void *p)

@@ -36,13 +36,31 @@ static uint32_t trim_pass(void)
     return due_in;
 }
 
+static bool trim_any_dirty(void)
+{
+    unsigned n = ta_arena_count();
+    for (unsigned i = 0; i < n; i++)
+        if (__atomic_load_n(&ta_arena_get(i)->dirty_pages, __ATOMIC_RELAXED))
+            return true;
+    return false;
+}
+
 static void *trim_main(void *arg)
 {
     (void)arg;
     for (;;) {
+        __atomic_store_n(&ta_arena_trimmer_idle, false, __ATOMIC_RELAXED);
         uint32_t due_in = trim_pass();
         pthread_mutex_lock(&trim_mutex);
         if (!trim_wake && due_in) {
+            if (due_in == UINT32_MAX) {
+                /* Nothing dirty anywhere: sleep until a free has work again.
+                 * A free that saw us busy just before did not wake us, so
+                 * look once more after saying we are idle. */
+                __atomic_store_n(&ta_arena_trimmer_idle, true, __ATOMIC_SEQ_CST);
+                if (trim_any_dirty())
+                    due_in = (uint32_t)TA_MAX(ta_opt.decay_ms, (uint64_t)5);
+            }
             if (due_in == UINT32_MAX) {
                 pthread_cond_wait(&trim_cond, &trim_mutex);
             } else {
@@ -96,6 +114,7 @@ bool ta_trim_running(void)
 
 void ta_trim_postfork_child(void)
 {
+    __atomic_store_n(&ta_arena_trimmer_idle, true, __ATOMIC_RELAXED);
     pthread_mutex_init(&trim_mutex, NULL);
     trim_wake = false;
     __atomic_store_n(&trim_state, 0, __ATOMIC_RELEASE);

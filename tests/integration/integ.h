@@ -5,17 +5,20 @@
 #define TA_INTEG_H
 
 #include <CUnit/CUnit.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <tarena.h>
 
 #define IT_KIB ((size_t)1024)
 #define IT_MIB (IT_KIB * 1024)
 
 /* Sizes and pointers pass through these so that gcc cannot fold a malloc of a
  * constant huge size, warn about free() of a stack object, or drop a
- * malloc/free pair: the calls must really reach the allocator. */
+ * malloc/free pair: the calls must really reach the allocator. Both are
+ * safe to call from several threads at once. */
 size_t it_opaque(size_t v);
 static inline void *it_launder(void *p)
 {
@@ -83,5 +86,56 @@ typedef struct {
 int it_run_child(it_child_fn fn, void *arg, int capture, unsigned timeout_s, it_child_t *res);
 /* "exit 0", "exit 3", "signal 6 (Aborted)": for failure messages. */
 const char *it_status_str(int status, char *buf, size_t len);
+
+/* ---- helpers of the thread-scaling suites (mt_stress, prodcons, churn,
+ * forks, stats_mt) ---- */
+/* Worker threads must not call CUnit asserts (CUnit is not thread-safe):
+ * they count errors and keep the first message; the main thread asserts. */
+typedef struct {
+    unsigned long errors;
+    char msg[256];
+} it_errlog_t;
+void it_note(it_errlog_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A block whose first n bytes hold it_fill(p, n, id): any thread can check it. */
+typedef struct {
+    unsigned char *p;
+    size_t n;
+    uint64_t id;
+} it_blk_t;
+/* Checks the first n bytes of b; notes the first bad byte; 1 when intact. */
+int it_blk_check(it_errlog_t *e, const char *what, const it_blk_t *b, size_t n);
+
+/* ta_stats_get() of the current process, asserted to succeed. */
+ta_stats_t it_stats(void);
+
+/* Threads of these suites all use one attribute set: 256 KiB stacks. glibc
+ * keeps freed stacks in a cache (40 MiB) and calloc()s a DTV for every newly
+ * mapped stack, freeing it when the stack leaves the cache; with one stack
+ * size everywhere the cache reaches the same state after every burst of
+ * threads, so that noise cancels out of the allocs - frees balance once
+ * it_threads_warm() has filled the cache. detached: create detached. */
+int it_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, int detached);
+/* Creates n threads at once (doing nothing) and joins them; first
+ * it_allocator_threads_settle(). Call before taking a stats baseline. */
+void it_threads_warm(unsigned n);
+/* tarena starts its background trimmer ("tarena-trim") on the first free
+ * that leaves memory to return; creating it allocates (glibc's DTV of its
+ * stack) for good. This provokes that start and waits (up to ~1 s) for the
+ * thread, so that a stats baseline taken after it does not see that block.
+ * Where no trimmer starts (disabled, older builds), it just returns. */
+void it_allocator_threads_settle(void);
+/* A conservative number of further threads this process may create now
+ * (RLIMIT_NPROC, kernel threads-max and pid_max, minus the threads that
+ * already exist on the system and a margin). */
+size_t it_thread_room(void);
+
+void it_sleep_ms(unsigned ms);
+/* Milliseconds on CLOCK_MONOTONIC: only for deadlines of liveness checks
+ * (a hang becomes a failure), never for asserting speed. */
+uint64_t it_now_ms(void);
+/* waitpid() with a deadline: 0 with *status set, or 1 when the child did not
+ * end in timeout_ms (it is then SIGKILLed and reaped), -1 on error. */
+int it_wait_pid(pid_t pid, unsigned timeout_ms, int *status);
 
 #endif

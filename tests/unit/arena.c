@@ -316,14 +316,20 @@ static void test_mmap_threshold(void)
     CU_ASSERT_PTR_EQUAL(s->arena, ta_arena_get(s->arena->index));
 
     /* A freed mapped block above the threshold raises it (glibc's dynamic
-     * threshold), and the trim threshold to twice that. */
+     * threshold) to one page above the block, so the same request comes
+     * from the heap next time, and the trim threshold to twice that. */
+    const size_t raised = 1 * U_MIB + U_PAGE;
     void *r = ta_malloc(1 * U_MIB);
     CU_ASSERT_EQUAL_FATAL(ta_lookup(r, &s), TA_LOOKUP_OK);
     CU_ASSERT_EQUAL(s->state, TA_SPAN_MMAP);
     ta_free(r);
-    CU_ASSERT_EQUAL(ta_opt.mmap_threshold, 1 * U_MIB);
-    CU_ASSERT_EQUAL(ta_opt.trim_threshold, 2 * U_MIB);
+    CU_ASSERT_EQUAL(ta_opt.mmap_threshold, raised);
+    CU_ASSERT_EQUAL(ta_opt.trim_threshold, 2 * raised);
     CU_ASSERT_EQUAL(ta_lookup(r, &s), TA_LOOKUP_INVALID);
+    r = ta_malloc(1 * U_MIB);
+    CU_ASSERT_EQUAL_FATAL(ta_lookup(r, &s), TA_LOOKUP_OK);
+    CU_ASSERT_EQUAL(s->state, TA_SPAN_BLOCK);
+    ta_free(r);
 
     /* Now 200 KiB is a page run. */
     void *p2 = ta_malloc(200 * U_KIB);
@@ -333,14 +339,14 @@ static void test_mmap_threshold(void)
     ta_free(p);
     ta_free(q);
     /* A smaller mapped block does not lower it. */
-    CU_ASSERT_EQUAL(ta_opt.mmap_threshold, 1 * U_MIB);
+    CU_ASSERT_EQUAL(ta_opt.mmap_threshold, raised);
 
     /* Above glibc's 32 MiB ceiling the threshold stays. */
     void *big = ta_malloc(40 * U_MIB);
     CU_ASSERT_EQUAL_FATAL(ta_lookup(big, &s), TA_LOOKUP_OK);
     CU_ASSERT_EQUAL(s->state, TA_SPAN_MMAP);
     ta_free(big);
-    CU_ASSERT_EQUAL(ta_opt.mmap_threshold, 1 * U_MIB);
+    CU_ASSERT_EQUAL(ta_opt.mmap_threshold, raised);
 }
 
 static void test_mmap_threshold_fixed(void)
