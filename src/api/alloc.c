@@ -157,8 +157,7 @@ ta_lookup_result_t ta_lookup_live(const void *p, ta_span_t **s)
 {
     ta_lookup_result_t r = ta_lookup(p, s);
     if (r == TA_LOOKUP_OK && (*s)->state == TA_SPAN_SLAB &&
-        (slab_slot_free(*s, p) ||
-         (ta_block_marked_free(p) && ta_tcache_holds((*s)->sclass, p))))
+        (ta_block_marked_free(*s, p) || slab_slot_free(*s, p)))
         return TA_LOOKUP_FREED;
     return r;
 }
@@ -172,9 +171,12 @@ static void free_block(ta_span_t *s, void *p, const char *func)
         memset(p, (int)ta_opt.perturb, usable);
     switch (s->state) {
     case TA_SPAN_SLAB:
-        ta_block_mark_free(p);
-        if (tc) {
+        ta_block_mark_free(s, p);
+        if (tc && tc->arena == s->arena) {
             ta_tcache_overflow(tc, s->sclass, p);
+        } else if (tc) {
+            count_event(tc, s->sclass, usable, false);
+            ta_bin_free_remote(s->arena, s->sclass, p);
         } else {
             count_event(tc, s->sclass, usable, false);
             ta_bin_free(s->arena, s->sclass, &p, 1, func);
@@ -220,11 +222,11 @@ static TA_ALWAYS_INLINE bool free_fast(void *p)
     unsigned cls = s->sclass;
     if (TA_UNLIKELY(off >= (s->npages << TA_PAGE_SHIFT) ||
                     ta_class_index(cls, (uint32_t)off) * ta_classes[cls].size != off ||
-                    ta_block_marked_free(p)))
+                    ta_block_marked_free(s, p)))
         return false;
-    if (!ta_tcache_push(cls, p))
+    if (!ta_tcache_push(s->arena, cls, p))
         return false;
-    ta_block_mark_free(p);
+    ta_block_mark_free(s, p);
     return true;
 }
 

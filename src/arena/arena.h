@@ -86,6 +86,12 @@ unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n, bool 
 /* Gives back n objects, all from slabs of class cls in arena a. Objects that
  * are already free are reported (func) and skipped. */
 void ta_bin_free(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, const char *func) TA_HIDDEN;
+/* A block freed by a thread bound to another arena: pushed on the owning
+ * bin's remote stack (one CAS), drained by the next holder of its lock. */
+void ta_bin_free_remote(ta_arena_t *a, unsigned cls, void *obj) TA_HIDDEN;
+/* Drains every bin's remote stack whose lock is free (trylock only): the
+ * trimmer calls it so blocks of idle arenas do not stay stranded. */
+void ta_arena_drain_remote(ta_arena_t *a) TA_HIDDEN;
 /* Like ta_bin_free, but never waits: when the bin lock is busy the objects go
  * on the bin's remote stack for the next lock holder. */
 void ta_bin_free_nowait(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, const char *func) TA_HIDDEN;

@@ -1,4 +1,5 @@
-/* Bins: per size class, the slabs of an arena that still have free slots.
+/* Bins: per size class, the slabs of an arena that still have free slots,
+ * and the lock-free stack of blocks other threads gave back to them.
  * Slabs are headerless; a slot's state is one bit in the span's freemap, so
  * a double free is seen without trusting anything written in the block. */
 #include "arena.h"
@@ -32,6 +33,8 @@ static ta_span_t *slab_new(ta_arena_t *a, unsigned cls)
     ta_span_t *s = ta_pages_alloc(a, ci->slab_pages, TA_PAGE_SIZE, TA_SPAN_SLAB);
     if (!s)
         return NULL;
+    static uint32_t slab_generation; /* atomic */
+    s->gen = __atomic_add_fetch(&slab_generation, 1, __ATOMIC_RELAXED);
     s->sclass = (uint8_t)cls;
     s->nobjs = ci->slab_objs;
     s->nfree = ci->slab_objs;
@@ -166,6 +169,23 @@ void ta_bin_free(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, con
 {
     bin_lock(&a->bins[cls]);
     bin_free_locked(a, cls, objs, n, func);
+}
+
+void ta_bin_free_remote(ta_arena_t *a, unsigned cls, void *obj)
+{
+    struct cds_lfs_node *node = obj;
+    cds_lfs_node_init(node);
+    cds_lfs_push(&a->bins[cls].remote, node);
+}
+
+void ta_arena_drain_remote(ta_arena_t *a)
+{
+    for (unsigned c = 0; c < TA_NCLASSES; c++) {
+        ta_bin_t *bin = &a->bins[c];
+        if (cds_lfs_empty(&bin->remote) || !ta_lock_try(&bin->lock))
+            continue;
+        bin_free_locked(a, c, NULL, 0, "free");
+    }
 }
 
 void ta_bin_free_nowait(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, const char *func)

@@ -47,6 +47,8 @@ static size_t trim_top(ta_arena_t *a, size_t pad)
 static size_t purge_run(ta_arena_t *a, ta_span_t *s)
 {
     size_t bytes = s->npages << TA_PAGE_SHIFT;
+    /* Counted as the pages that may have been resident, not the whole run. */
+    size_t dirty = s->dirty_pages << TA_PAGE_SHIFT;
     ta_runs_remove(a, s);
     s->state = TA_SPAN_PURGING;
     ta_lock_release(&a->page_lock);
@@ -54,11 +56,11 @@ static size_t purge_run(ta_arena_t *a, ta_span_t *s)
     ta_lock_acquire(&a->page_lock);
     if (rc == 0) {
         s->dirty_pages = 0;
-        a->purged_bytes += bytes;
-        a->trimmed_bytes += bytes;
+        a->purged_bytes += dirty;
+        a->trimmed_bytes += dirty;
     }
     ta_run_release(a, s);
-    return rc == 0 ? bytes : 0;
+    return rc == 0 ? dirty : 0;
 }
 
 /* The dirty run idle longest past decay_ms (any dirty run when urgent), or
@@ -102,6 +104,9 @@ static size_t purge_idle(ta_arena_t *a, uint32_t decay_ms, bool urgent, size_t b
 
 size_t ta_arena_purge_step(ta_arena_t *a, uint32_t decay_ms, bool urgent, size_t budget, uint32_t *due_in)
 {
+    /* Remote frees to an arena nobody allocates from any more would stay
+     * on its stacks, pinning their slabs: put them back first. */
+    ta_arena_drain_remote(a);
     if (!ta_lock_try(&a->page_lock)) {
         *due_in = TA_MIN(*due_in, 10u);
         return 0;

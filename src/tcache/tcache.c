@@ -240,15 +240,6 @@ void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p)
     b->items[b->count++] = p;
 }
 
-bool ta_tcache_holds(unsigned cls, const void *p)
-{
-    const ta_tbin_t *b = &ta_tcache_tls->bins[cls];
-    for (uint32_t i = 0; i < b->count; i++)
-        if (b->items[i] == p)
-            return true;
-    return false;
-}
-
 void ta_tcache_flush_current(void)
 {
     ta_tcache_t *tc = ta_tcache_tls;

@@ -40,9 +40,6 @@ ta_arena_t *ta_tcache_arena(ta_tcache_t *tc) TA_HIDDEN;
 /* Slow paths: bin empty (returns a block or NULL) / bin full. */
 void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) TA_HIDDEN;
 void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p) TA_HIDDEN;
-/* Whether the calling thread's cache holds p in bin cls (a linear scan:
- * only used to confirm a suspected double free). */
-bool ta_tcache_holds(unsigned cls, const void *p) TA_HIDDEN;
 /* Empties the calling thread's cache (mallopt, malloc_trim) and re-reads
  * the cache options. */
 void ta_tcache_flush_current(void) TA_HIDDEN;

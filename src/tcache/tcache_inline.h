@@ -4,21 +4,27 @@
 #define TA_TCACHE_INLINE_H
 #include "tcache.h"
 
-/* A per-process random key stored in the second word of every free slab
- * block, cleared when the block is handed out. A block that carries it is
- * probably free — but only probably: a program's uninitialised memory can
- * hold a stale key (realloc copies whatever was there), so the slow path
- * confirms with the thread's cache and the slab's free map before it
- * calls anything a double free. */
+/* A per-process random key, mixed with the block's address and its slab's
+ * generation, stored in the second word of every free slab block and
+ * cleared when the block is handed out: free() of a block that carries it
+ * is a double free. The mixing matters: uninitialised memory can hold a
+ * stale key, and realloc copies whatever was there. The address makes a
+ * key moved elsewhere invalid; the generation (new for every slab) makes a
+ * key left by an earlier slab at the same address invalid, so a stale key
+ * copied away and back again cannot make a live block look free. */
 extern uint64_t ta_free_key TA_HIDDEN;
 
-static TA_ALWAYS_INLINE bool ta_block_marked_free(const void *p)
+static TA_ALWAYS_INLINE uint64_t ta_block_key(const ta_span_t *s, const void *p)
 {
-    return ((const uint64_t *)p)[1] == ta_free_key;
+    return ta_free_key ^ (uint64_t)(uintptr_t)p ^ ((uint64_t)s->gen * 0x9e3779b97f4a7c15ull);
 }
-static TA_ALWAYS_INLINE void ta_block_mark_free(void *p)
+static TA_ALWAYS_INLINE bool ta_block_marked_free(const ta_span_t *s, const void *p)
 {
-    ((uint64_t *)p)[1] = ta_free_key;
+    return ((const uint64_t *)p)[1] == ta_block_key(s, p);
+}
+static TA_ALWAYS_INLINE void ta_block_mark_free(const ta_span_t *s, void *p)
+{
+    ((uint64_t *)p)[1] = ta_block_key(s, p);
 }
 static TA_ALWAYS_INLINE void *ta_block_mark_live(void *p)
 {
@@ -40,11 +46,15 @@ static TA_ALWAYS_INLINE void *ta_tcache_pop(size_t size)
 }
 
 /* True when p was taken by the cache. p must be a valid slab object of
- * class cls (the caller looked it up). */
-static TA_ALWAYS_INLINE bool ta_tcache_push(unsigned cls, void *p)
+ * class cls from arena a (the caller looked it up). Blocks of other arenas
+ * are not cached: they go back to their owner (slow path), so a consumer
+ * thread does not hoard a producer's memory. */
+static TA_ALWAYS_INLINE bool ta_tcache_push(const struct ta_arena *a, unsigned cls, void *p)
 {
     ta_tcache_t *tc = ta_tcache_tls;
     ta_tbin_t *b = &tc->bins[cls];
+    if (TA_UNLIKELY(tc->arena != a))
+        return false;
     if (TA_UNLIKELY(b->count >= b->max))
         return false;
     b->nfree++;
