@@ -13,7 +13,6 @@ static uint64_t uncached_nmalloc, uncached_nfree, uncached_bytes_malloc, uncache
 void ta_misuse(const char *func, ta_lookup_result_t r, const void *ptr)
 {
     ta_log_misuse(func, r == TA_LOOKUP_FREED ? "double free" : "invalid pointer", ptr);
-    abort();
 }
 
 static void count_event(ta_tcache_t *tc, unsigned cls, size_t bytes, bool is_malloc)
@@ -201,8 +200,10 @@ void ta_free_checked(void *p, const char *func)
         return;
     ta_span_t *s;
     ta_lookup_result_t r = ta_lookup_live(p, &s);
-    if (TA_UNLIKELY(r != TA_LOOKUP_OK))
+    if (TA_UNLIKELY(r != TA_LOOKUP_OK)) {
         ta_misuse(func, r, p);
+        return;
+    }
     free_block(s, p, func);
 }
 
@@ -248,8 +249,10 @@ TA_EXPORT size_t ta_malloc_usable_size(void *p)
         return 0;
     ta_span_t *s;
     ta_lookup_result_t r = ta_lookup_live(p, &s);
-    if (TA_UNLIKELY(r != TA_LOOKUP_OK))
+    if (TA_UNLIKELY(r != TA_LOOKUP_OK)) {
         ta_misuse("malloc_usable_size", r, p);
+        return 0;
+    }
     return ta_block_usable(s);
 }
 

@@ -26,7 +26,8 @@ void ta_uncached_totals(uint64_t out[4]) TA_HIDDEN;
 /* ta_lookup, plus: a slab block carrying the free key is already free. */
 ta_lookup_result_t ta_lookup_live(const void *p, ta_span_t **s) TA_HIDDEN;
 
-/* Reports misuse of ptr and aborts. */
-void ta_misuse(const char *func, ta_lookup_result_t r, const void *ptr) __attribute__((noreturn)) TA_HIDDEN;
+/* Reports misuse of ptr; returns only when TARENA_CHECK_ACTION says not to
+ * abort, and the caller then leaves the block alone. */
+void ta_misuse(const char *func, ta_lookup_result_t r, const void *ptr) TA_HIDDEN;
 
 #endif

@@ -45,8 +45,12 @@ TA_EXPORT void *ta_realloc(void *p, size_t size)
     }
     ta_span_t *s;
     ta_lookup_result_t r = ta_lookup_live(p, &s);
-    if (TA_UNLIKELY(r != TA_LOOKUP_OK))
+    if (TA_UNLIKELY(r != TA_LOOKUP_OK)) {
+        /* Not aborting (TARENA_CHECK_ACTION): the block is left alone. */
         ta_misuse("realloc", r, p);
+        errno = EINVAL;
+        return NULL;
+    }
     if (TA_UNLIKELY(size > PTRDIFF_MAX)) {
         errno = ENOMEM;
         return NULL;

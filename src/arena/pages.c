@@ -274,8 +274,8 @@ void ta_pages_free(ta_arena_t *a, ta_span_t *s, const char *func)
     uint8_t st = s->state;
     if (st != TA_SPAN_BLOCK && st != TA_SPAN_RETIRING) {
         ta_lock_release(&a->page_lock);
-        ta_log_misuse(func, "double free or corruption", (void *)s->start);
-        abort();
+        ta_log_misuse(func, "double free", (void *)s->start);
+        return;
     }
     a->block_frees += st == TA_SPAN_BLOCK;
     s->dirty_pages = s->npages;

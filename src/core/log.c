@@ -1,5 +1,6 @@
 /* write(2)-based message formatting; see log.h. */
 #include "log.h"
+#include "options.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -56,6 +57,12 @@ int ta_buf_write(ta_buf_t *b, int fd)
 
 void ta_log_misuse(const char *func, const char *what, const void *ptr)
 {
+    uint64_t action = ta_opt.check_action;
+    if (!(action & 1)) {
+        if (action & 2)
+            abort();
+        return;
+    }
     char mem[256];
     ta_buf_t b = {mem, 0, sizeof mem};
     ta_buf_str(&b, "tarena: ");
@@ -66,6 +73,8 @@ void ta_log_misuse(const char *func, const char *what, const void *ptr)
     ta_buf_hex(&b, (uintptr_t)ptr);
     ta_buf_str(&b, ")\n");
     ta_buf_write(&b, 2);
+    if (action & 2)
+        abort();
 }
 
 void ta_log_warn(const char *what, const char *detail)

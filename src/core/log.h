@@ -16,7 +16,10 @@ void ta_buf_hex(ta_buf_t *b, uint64_t v) TA_HIDDEN;
 /* Writes and empties the buffer; 0 or the errno of a failed write. */
 int ta_buf_write(ta_buf_t *b, int fd) TA_HIDDEN;
 
-/* "tarena: <func>(): <what> (ptr=0x...)" on stderr. */
+/* Misuse of the API: "tarena: <func>(): <what> (ptr=0x...)" on stderr and
+ * abort(), or what TARENA_CHECK_ACTION / M_CHECK_ACTION says instead (bit 0
+ * print, bit 1 abort). Returns only when the action does not abort; the
+ * caller then leaves the block alone (it is leaked, never reused). */
 void ta_log_misuse(const char *func, const char *what, const void *ptr) TA_HIDDEN;
 /* One warning line on stderr. */
 void ta_log_warn(const char *what, const char *detail) TA_HIDDEN;

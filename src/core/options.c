@@ -175,6 +175,10 @@ int ta_options_mallopt(int param, int value)
         if (value > 0)
             ta_opt.arena_max = (uint64_t)value;
         return 1;
+    case M_CHECK_ACTION:
+        /* glibc keeps the low bits: 1 print, 2 abort. */
+        ta_opt.check_action = (uint64_t)value & 3;
+        return 1;
     case M_MXFAST:
         /* No fastbins here; accept glibc's range so callers see no difference. */
         return value >= 0 && value <= 160;

@@ -139,6 +139,57 @@ CASE(test_realloc_stack_address, REALLOC_STACK, "tarena: realloc(): ")
 CASE(test_realloc_interior, REALLOC_INTERIOR, "tarena: realloc(): ")
 CASE(test_realloc_freed, REALLOC_FREED, "tarena: realloc(): ")
 
+/* M_CHECK_ACTION / TARENA_CHECK_ACTION: 1 reports and goes on, 0 goes on
+ * silently; either way the misused block is left alone and the allocator
+ * keeps working (no block handed out twice afterwards). */
+static int check_action_child(void *arg)
+{
+    int action = (int)(intptr_t)arg;
+    if (mallopt(M_CHECK_ACTION, action) != 1)
+        return 10;
+    int local;
+    void *p = malloc(48);
+    free(p);
+    free(p);                      /* double free, small */
+    free(&local);                 /* invalid pointer */
+    void *big = malloc(300000);
+    free(big);
+    free(big);                    /* double free of a mapping */
+    errno = 0;
+    if (realloc(&local, 10) != NULL || errno != EINVAL)
+        return 11;
+    void *a = malloc(48), *b = malloc(48);
+    if (!a || !b || a == b)
+        return 12;
+    free(a);
+    free(b);
+    return 0;
+}
+
+static void expect_check_action(int action, size_t want_lines)
+{
+    it_child_t c;
+    CU_ASSERT_EQUAL_FATAL(it_run_child(check_action_child, (void *)(intptr_t)action, 1, 20, &c), 0);
+    char why[64];
+    IT_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "check action %d: child ended with %s", action,
+              it_status_str(c.status, why, sizeof why));
+    size_t lines = 0;
+    for (size_t i = 0; i < c.outlen; i++)
+        lines += c.out[i] == '\n';
+    IT_ASSERT(lines == want_lines, "check action %d: %zu lines on stderr, want %zu: \"%s\"", action, lines,
+              want_lines, c.out);
+}
+
+static void test_check_action_report_and_continue(void)
+{
+    expect_check_action(1, 4);
+}
+
+static void test_check_action_ignore(void)
+{
+    expect_check_action(0, 0);
+}
+
 /* The parent keeps working after all that: nothing leaked out of the children. */
 static void test_parent_unaffected(void)
 {
@@ -160,5 +211,7 @@ TA_SUITE(misuse)
     TA_ADD(suite, test_realloc_stack_address);
     TA_ADD(suite, test_realloc_interior);
     TA_ADD(suite, test_realloc_freed);
+    TA_ADD(suite, test_check_action_report_and_continue);
+    TA_ADD(suite, test_check_action_ignore);
     TA_ADD(suite, test_parent_unaffected);
 }
