@@ -171,7 +171,7 @@ static void free_block(ta_span_t *s, void *p, const char *func)
     switch (s->state) {
     case TA_SPAN_SLAB:
         ta_block_mark_free(s, p);
-        if (tc && tc->arena == s->arena) {
+        if (tc && ta_tcache_wants(tc, s->arena, s->sclass)) {
             ta_tcache_overflow(tc, s->sclass, p);
         } else if (tc) {
             count_event(tc, s->sclass, usable, false);

@@ -24,7 +24,8 @@ typedef struct ta_tcache {
     struct ta_tcache *limbo_next;  /* list lock: retired, awaiting a grace period */
     uint64_t big_nmalloc, big_nfree;             /* owner: blocks above the small classes */
     uint64_t big_bytes_malloc, big_bytes_free;
-    uint64_t active;              /* owner: bins refilled since the GC last looked */
+    uint64_t active;              /* owner: bins refilled since the GC last looked
+                                   * (also decides whether other arenas' blocks are kept) */
     unsigned gc_tick, gc_next, contention, generation;
     size_t mem_bytes;             /* size of this record's own memory */
 } ta_tcache_t;

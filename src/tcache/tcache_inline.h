@@ -45,15 +45,24 @@ static TA_ALWAYS_INLINE void *ta_tcache_pop(size_t size)
     return ta_block_mark_live(b->items[--b->count]);
 }
 
+/* Whether this thread's cache should keep a block of class cls from arena
+ * a: its own arena's always; another arena's only while the thread is
+ * allocating that class itself (the bin was refilled lately), so blocks get
+ * reused where they are freed (larson-like servers), while a thread that
+ * only consumes sends them straight back to their owner (producer/consumer
+ * pipelines) instead of hoarding them. */
+static TA_ALWAYS_INLINE bool ta_tcache_wants(const ta_tcache_t *tc, const struct ta_arena *a, unsigned cls)
+{
+    return tc->arena == a || (tc->active & (1ull << cls));
+}
+
 /* True when p was taken by the cache. p must be a valid slab object of
- * class cls from arena a (the caller looked it up). Blocks of other arenas
- * are not cached: they go back to their owner (slow path), so a consumer
- * thread does not hoard a producer's memory. */
+ * class cls from arena a (the caller looked it up). */
 static TA_ALWAYS_INLINE bool ta_tcache_push(const struct ta_arena *a, unsigned cls, void *p)
 {
     ta_tcache_t *tc = ta_tcache_tls;
     ta_tbin_t *b = &tc->bins[cls];
-    if (TA_UNLIKELY(tc->arena != a))
+    if (TA_UNLIKELY(!ta_tcache_wants(tc, a, cls)))
         return false;
     if (TA_UNLIKELY(b->count >= b->max))
         return false;
