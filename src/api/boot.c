@@ -49,6 +49,7 @@ static void fork_child(void)
      * interrupted malloc, and the child must not inherit that lock held. */
     ta_tcache_postfork(true);
     ta_trim_postfork_child();
+    ta_lock_forget_held();
     ta_tcache_t *self = ta_tcache_tls;
     ta_arena_postfork(true, self != &ta_tcache_empty ? self->arena : NULL);
     if (fork_locked)

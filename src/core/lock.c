@@ -32,7 +32,17 @@ void ta_lock_release_for_fork(ta_lock_t *lock)
 #define TA_MAX_HELD 16
 static TA_TLS ta_lock_t *held[TA_MAX_HELD];
 static TA_TLS int nheld;
+#endif
 
+void ta_lock_forget_held(void)
+{
+    ta_locks_held = 0;
+#ifdef TA_DEBUG
+    nheld = 0;
+#endif
+}
+
+#ifdef TA_DEBUG
 static void lock_check_rank(ta_lock_t *lock)
 {
     if (nheld == 0)

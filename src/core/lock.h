@@ -56,6 +56,9 @@ static TA_ALWAYS_INLINE void ta_lock_release(ta_lock_t *lock)
 
 /* After fork, in the child: the lock is free again and nobody holds it. */
 void ta_lock_reinit(ta_lock_t *lock) TA_HIDDEN;
+/* In a fork child, after every lock was re-initialised: this thread holds
+ * none any more, whatever it held when the fork interrupted it. */
+void ta_lock_forget_held(void) TA_HIDDEN;
 /* Fork handlers take every lock through these, bypassing the rank checks
  * (they take many locks of one rank). */
 void ta_lock_acquire_for_fork(ta_lock_t *lock) TA_HIDDEN;
