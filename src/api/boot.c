@@ -18,6 +18,7 @@ extern void _IO_list_unlock(void);
 extern void _IO_list_resetlock(void);
 
 static bool fork_locked;
+static bool fork_interrupted; /* the forking thread was inside the allocator */
 
 static void fork_prepare(void)
 {
@@ -25,7 +26,8 @@ static void fork_prepare(void)
      * And a fork from a signal handler that interrupted this thread while it
      * held an allocator lock must not wait for that lock: it would wait for
      * itself. The child re-initialises every lock in both cases. */
-    fork_locked = !__libc_single_threaded && ta_locks_held == 0;
+    fork_interrupted = ta_locks_held != 0;
+    fork_locked = !__libc_single_threaded && !fork_interrupted;
     if (!fork_locked)
         return;
     _IO_list_lock();
@@ -37,7 +39,7 @@ static void fork_parent(void)
 {
     if (!fork_locked)
         return;
-    ta_tcache_postfork(false);
+    ta_tcache_postfork(false, false);
     ta_arena_postfork(false, NULL);
     _IO_list_unlock();
 }
@@ -46,12 +48,13 @@ static void fork_child(void)
 {
     /* Re-initialise every lock even when none was taken: in a
      * single-threaded process the fork may come from a signal handler that
-     * interrupted malloc, and the child must not inherit that lock held. */
-    ta_tcache_postfork(true);
-    ta_trim_postfork_child();
-    ta_lock_forget_held();
+     * interrupted malloc, and the child must not inherit that lock held.
+     * Locks first: the cache may then rebind to another arena. */
     ta_tcache_t *self = ta_tcache_tls;
     ta_arena_postfork(true, self != &ta_tcache_empty ? self->arena : NULL);
+    ta_lock_forget_held();
+    ta_tcache_postfork(true, fork_interrupted);
+    ta_trim_postfork_child();
     if (fork_locked)
         _IO_list_resetlock();
 }

@@ -95,9 +95,12 @@ void *ta_large_realloc(ta_span_t *s, size_t size)
             ta_os_unmap(dest, len);
             return NULL;
         }
-        ta_pagemap_set(s->start, 1, NULL);
+        /* The old range is unmapped from here on: another thread may
+         * already have a block there with its own entry. */
+        uintptr_t from = s->start;
         s->start = (uintptr_t)dest;
         ta_pagemap_set(s->start, 1, s);
+        ta_pagemap_clear_if(from, s);
     }
     s->npages = len >> TA_PAGE_SHIFT;
     if (len > old)

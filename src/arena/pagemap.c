@@ -43,6 +43,15 @@ void ta_pagemap_set(uintptr_t addr, size_t npages, ta_span_t *span)
     }
 }
 
+void ta_pagemap_clear_if(uintptr_t addr, ta_span_t *span)
+{
+    uintptr_t pg = addr >> TA_PAGE_SHIFT;
+    ta_span_t **leaf = ta_pagemap_root[pg >> TA_PM_LEAF_BITS];
+    ta_span_t *expected = span;
+    __atomic_compare_exchange_n(&leaf[pg & (TA_PM_LEAF_LEN - 1)], &expected, NULL, false, __ATOMIC_RELAXED,
+                                __ATOMIC_RELAXED);
+}
+
 void ta_pagemap_prefork(void)
 {
     ta_lock_acquire_for_fork(&pagemap_lock);

@@ -33,6 +33,10 @@ static TA_ALWAYS_INLINE ta_span_t *ta_pagemap_get(uintptr_t addr)
 int ta_pagemap_ensure(uintptr_t addr, size_t len) TA_HIDDEN;
 /* Sets the entries of npages pages from addr (leaves must exist). */
 void ta_pagemap_set(uintptr_t addr, size_t npages, ta_span_t *span) TA_HIDDEN;
+/* Clears the entry of the page at addr, but only if it still names span:
+ * once an address range is unmapped another thread may map a block there
+ * and publish its own entry first. */
+void ta_pagemap_clear_if(uintptr_t addr, ta_span_t *span) TA_HIDDEN;
 /* Fork support for the page-map lock. */
 void ta_pagemap_prefork(void) TA_HIDDEN;
 void ta_pagemap_postfork(bool child) TA_HIDDEN;

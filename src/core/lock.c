@@ -68,8 +68,9 @@ static void lock_check_rank(ta_lock_t *lock)
 void ta_lock_acquire(ta_lock_t *lock)
 {
     lock_check_rank(lock);
-    pthread_mutex_lock(&lock->mutex);
     ta_locks_held++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&lock->mutex);
     if (nheld < TA_MAX_HELD)
         held[nheld] = lock;
     nheld++;
@@ -78,9 +79,13 @@ void ta_lock_acquire(ta_lock_t *lock)
 bool ta_lock_try(ta_lock_t *lock)
 {
     /* A trylock cannot deadlock, so it is exempt from the order check. */
-    if (pthread_mutex_trylock(&lock->mutex) != 0)
-        return false;
     ta_locks_held++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (pthread_mutex_trylock(&lock->mutex) != 0) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        ta_locks_held--;
+        return false;
+    }
     if (nheld < TA_MAX_HELD)
         held[nheld] = lock;
     nheld++;
@@ -98,7 +103,8 @@ void ta_lock_release(ta_lock_t *lock)
         }
     }
     nheld--;
-    ta_locks_held--;
     pthread_mutex_unlock(&lock->mutex);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    ta_locks_held--;
 }
 #endif

@@ -35,22 +35,30 @@ void ta_lock_acquire(ta_lock_t *lock) TA_HIDDEN;
 bool ta_lock_try(ta_lock_t *lock) TA_HIDDEN;
 void ta_lock_release(ta_lock_t *lock) TA_HIDDEN;
 #else
+/* The count covers the lock from before taking it until after releasing
+ * it, so a signal handler never sees 0 while the lock is held (the fences
+ * keep the compiler from moving the count across the mutex calls). */
 static TA_ALWAYS_INLINE void ta_lock_acquire(ta_lock_t *lock)
 {
-    pthread_mutex_lock(&lock->mutex);
     ta_locks_held++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&lock->mutex);
 }
 static TA_ALWAYS_INLINE bool ta_lock_try(ta_lock_t *lock)
 {
-    if (pthread_mutex_trylock(&lock->mutex) != 0)
-        return false;
     ta_locks_held++;
-    return true;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (pthread_mutex_trylock(&lock->mutex) == 0)
+        return true;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    ta_locks_held--;
+    return false;
 }
 static TA_ALWAYS_INLINE void ta_lock_release(ta_lock_t *lock)
 {
-    ta_locks_held--;
     pthread_mutex_unlock(&lock->mutex);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    ta_locks_held--;
 }
 #endif
 

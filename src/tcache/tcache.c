@@ -361,7 +361,7 @@ void ta_tcache_prefork(void)
     ta_lock_acquire_for_fork(&list_lock);
 }
 
-void ta_tcache_postfork(bool child)
+void ta_tcache_postfork(bool child, bool interrupted)
 {
     if (!child) {
         ta_lock_release_for_fork(&list_lock);
@@ -377,14 +377,19 @@ void ta_tcache_postfork(bool child)
     /* Only the forking thread survives; the others' caches are unreachable
      * in the child (their blocks stay allocated, as with glibc). */
     ta_tcache_t *self = ta_tcache_tls;
-    if (rearranging && self != &ta_tcache_empty) {
-        /* Forked from a signal handler in the middle of a refill or flush:
-         * the stacks may hold a block twice. Drop them (a leak in the child
-         * only) rather than hand a block out twice. */
+    if ((rearranging || interrupted) && self != &ta_tcache_empty) {
+        /* Forked from a signal handler that interrupted this thread inside
+         * the allocator: the cache may hold a block twice (a refill or flush
+         * half done), and the arena it was working on may be half updated.
+         * Drop the cache (a leak in the child only) and move to another
+         * arena, so the child does not build on a half-done change. */
         for (unsigned c = 0; c < TA_NCLASSES; c++)
             self->bins[c].count = 0;
-        rearranging = false;
+        ta_arena_t *old = self->arena;
+        self->arena = ta_arena_bind(old);
+        ta_arena_unbind(old);
     }
+    rearranging = false;
     live_caches = NULL;
     if (self != &ta_tcache_empty) {
         self->next = self->prev = NULL;

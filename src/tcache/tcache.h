@@ -49,7 +49,9 @@ void ta_tcache_options_changed(void) TA_HIDDEN;
 
 void ta_tcache_boot(void) TA_HIDDEN;
 void ta_tcache_prefork(void) TA_HIDDEN;
-void ta_tcache_postfork(bool child) TA_HIDDEN;
+/* interrupted: the fork came from a signal handler that interrupted this
+ * thread inside the allocator (child only). */
+void ta_tcache_postfork(bool child, bool interrupted) TA_HIDDEN;
 
 /* Counters over live caches plus those of exited threads. */
 typedef struct ta_tcache_totals {

@@ -54,6 +54,10 @@ static const char *child_code_str(int status)
 /* ---- 200 forks while threads allocate ---- */
 
 enum { NW = 6, INHERIT = 48, FORKS_MAIN = 150, FORKS_WORKER = 50, WSLOTS = 64 };
+/* Patterns cover at most the first 4 KiB of a block: enough to see blocks
+ * overlap or inherited contents change, without 200 children each writing
+ * megabytes. */
+#define HEAD(n) ((n) < 4096 ? (n) : (size_t)4096)
 
 static it_blk_t inherited[NW][INHERIT]; /* made by the workers before any fork, never touched after */
 static atomic_int workers_ready, workers_stop;
@@ -88,7 +92,10 @@ static void *fork_worker(void *arg)
     it_blk_t s[WSLOTS];
     memset(s, 0, sizeof s);
     unsigned next_fork = 0;
-    while (!atomic_load_explicit(&workers_stop, memory_order_relaxed) || (w->idx == 0 && next_fork < FORKS_WORKER)) {
+    /* worker 0 keeps going until its forks are done (or one failed: a
+     * deadlocked child costs its 10 s watchdog, one is enough) */
+    while (!atomic_load_explicit(&workers_stop, memory_order_relaxed) ||
+           (w->idx == 0 && next_fork < FORKS_WORKER && !w->forks_bad)) {
         it_blk_t *b = &s[it_range(&r, 0, WSLOTS - 1)];
         if (b->p) {
             it_blk_check(&w->log, "worker block", b, b->n);
@@ -102,7 +109,7 @@ static void *fork_worker(void *arg)
                 it_fill(b->p, b->n, b->id);
         }
         w->ops++;
-        if (w->idx == 0 && next_fork < FORKS_WORKER && w->ops % 200 == 0 &&
+        if (w->idx == 0 && next_fork < FORKS_WORKER && !w->forks_bad && w->ops % 200 == 0 &&
             atomic_load(&workers_ready) == NW) { /* every inherited block exists */
             unsigned seq = 1000 + next_fork++;
             pid_t pid = fork();
@@ -148,8 +155,8 @@ static void *child_thread(void *arg)
         unsigned char *p = malloc(n);
         if (!p)
             return (void *)(uintptr_t)CH_MALLOC;
-        it_fill(p, n, (uint64_t)i);
-        if (it_check(p, n, (uint64_t)i) >= 0)
+        it_fill(p, HEAD(n), (uint64_t)i);
+        if (it_check(p, HEAD(n), (uint64_t)i) >= 0)
             return (void *)(uintptr_t)CH_CORRUPT;
         free(p);
     }
@@ -171,7 +178,7 @@ static int child_body(int depth, unsigned seq)
         b[i].p = i % 5 == 0 ? calloc(1, b[i].n) : malloc(b[i].n);
         if (!b[i].p)
             return CH_MALLOC;
-        it_fill(b[i].p, b[i].n, b[i].id);
+        it_fill(b[i].p, HEAD(b[i].n), b[i].id);
     }
     /* inherited blocks: one per worker freed, one per worker resized */
     for (int w = 0; w < NW; w++) {
@@ -191,7 +198,7 @@ static int child_body(int depth, unsigned seq)
         free(q);
     }
     for (int i = 0; i < N; i++) {
-        if (it_check(b[i].p, b[i].n, b[i].id) >= 0)
+        if (it_check(b[i].p, HEAD(b[i].n), b[i].id) >= 0)
             return CH_CORRUPT;
         free(b[i].p);
     }
@@ -232,7 +239,7 @@ static void test_200_forks_while_threads_allocate(void)
     fflush(NULL); /* the children _exit(), but keep CUnit's buffers out of it */
     unsigned bad = 0;
     char why[64];
-    for (unsigned i = 0; i < FORKS_MAIN; i++) {
+    for (unsigned i = 0; i < FORKS_MAIN && !bad; i++) {
         pid_t pid = fork();
         if (pid == 0)
             _exit(child_body(0, i));
@@ -240,9 +247,9 @@ static void test_200_forks_while_threads_allocate(void)
         int st = 0;
         int rc = it_wait_pid(pid, 15000, &st);
         if (rc != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            if (bad++ == 0)
-                IT_ASSERT(0, "fork %u from main: child %s (%s)%s", i, it_status_str(st, why, sizeof why),
-                          child_code_str(st), rc == 1 ? ", did not finish in 15 s: deadlock" : "");
+            bad++; /* and stop: each hung child costs its watchdog's 10 s */
+            IT_ASSERT(0, "fork %u from main: child %s (%s)%s", i, it_status_str(st, why, sizeof why),
+                      child_code_str(st), rc == 1 ? ", did not finish in 15 s: deadlock" : "");
         }
         /* let the workers move between forks */
         if (i % 4 == 0)
@@ -255,10 +262,9 @@ static void test_200_forks_while_threads_allocate(void)
         ops += w[i].ops;
         IT_ASSERT(w[i].log.errors == 0, "worker %d: %lu errors, first: %s", i, w[i].log.errors, w[i].log.msg);
     }
-    IT_ASSERT(bad == 0, "%u of %d children from main failed", bad, FORKS_MAIN);
-    IT_ASSERT(w[0].forks_done == FORKS_WORKER, "the worker forked %u times", w[0].forks_done);
-    IT_ASSERT(w[0].forks_bad == 0, "%u of %u children of the worker failed; first: fork %d: %s (%s)%s",
-              w[0].forks_bad, w[0].forks_done, w[0].first_bad_seq, it_status_str(w[0].first_bad_status, why, sizeof why),
+    IT_ASSERT(w[0].forks_bad || w[0].forks_done == FORKS_WORKER, "the worker forked %u times", w[0].forks_done);
+    IT_ASSERT(w[0].forks_bad == 0, "a child of the worker failed (%u forks made): fork %d: %s (%s)%s",
+              w[0].forks_done, w[0].first_bad_seq, it_status_str(w[0].first_bad_status, why, sizeof why),
               child_code_str(w[0].first_bad_status), w[0].first_bad_timeout ? ", did not finish in 15 s" : "");
     IT_ASSERT(ops > 20000, "the workers made only %lu operations", ops);
     for (int i = 0; i < NW; i++)
@@ -513,7 +519,7 @@ static void test_fork_racing_stdio_heavy(void)
 {
     it_child_t c;
     char why[64];
-    CU_ASSERT_EQUAL_FATAL(it_run_child(stdio_race_main, NULL, 1, 60, &c), 0);
+    CU_ASSERT_EQUAL_FATAL(it_run_child(stdio_race_main, NULL, 1, 30, &c), 0);
     IT_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
               "child ended with %s (%s; SIGALRM = deadlock, exit 9 = threads did not run): %s",
               it_status_str(c.status, why, sizeof why), child_code_str(c.status), c.out);
@@ -546,7 +552,8 @@ static void sf_arm(void)
 
 static int sigfork_grandchild(void)
 {
-    alarm(3); /* a lock held by the interrupted malloc would hang us: die instead */
+    alarm(8); /* a lock held by the interrupted malloc would hang us: die instead
+               * (generous: a loaded 2-core machine can be slow, not hung) */
     static const size_t sizes[] = {1, 24, 100, 1000, 4000, 20000, 40000, 200000, 3 * 1024 * 1024};
     void *p[sizeof sizes / sizeof sizes[0]];
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -624,7 +631,7 @@ static int sigfork_main(void)
     it_rng_t r = {0x516F0}; /* the ops are deterministic; where the signal lands is not */
     unsigned long ops = 0, corrupt = 0;
     uint64_t deadline = it_now_ms() + 15000;
-    while (sf_forks + sf_fork_fail < SIGFORK_TARGET && it_now_ms() < deadline) {
+    while (sf_forks + sf_fork_fail < SIGFORK_TARGET && !sf_bad && it_now_ms() < deadline) {
         for (int burst = 0; burst < 64; burst++, ops++) {
             it_blk_t *b = &s[it_range(&r, 0, S - 1)];
             unsigned pick = (unsigned)it_range(&r, 0, 9);
@@ -705,7 +712,7 @@ static void test_fork_from_signal_handler_in_malloc(void)
     it_child_t c;
     char why[64];
     /* the alarm() watchdog of it_run_child survives the exec */
-    CU_ASSERT_EQUAL_FATAL(it_run_child(exec_sigfork, NULL, 1, 20, &c), 0);
+    CU_ASSERT_EQUAL_FATAL(it_run_child(exec_sigfork, NULL, 1, 30, &c), 0);
     IT_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
               "re-executed process ended with %s (SIGALRM = deadlock; 16 = a child of the handler failed, "
               "17 = too few forks): %s",
