@@ -15,16 +15,6 @@
 
 #define DEFAULT_MMAP_THRESHOLD (128 * 1024)
 
-static ta_stats_t stats_now(void)
-{
-    ta_stats_t s;
-    memset(&s, 0, sizeof s);
-    s.size = sizeof s;
-    s.version = TA_STATS_VERSION;
-    CU_ASSERT_EQUAL(ta_stats_get(&s), 0);
-    return s;
-}
-
 /* Put back what the tests below change (glibc's defaults), so that the
  * order of the tests in this suite does not matter. */
 static void restore_defaults(void)
@@ -162,7 +152,7 @@ static void test_mallinfo2_figures(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(big);
     memset(big, 1, IT_MIB);
     struct mallinfo2 c = mallinfo2();
-    ta_stats_t st = stats_now();
+    ta_stats_t st = it_stats();
     struct mallinfo old = old_mallinfo();
     free(big);
     struct mallinfo2 d = mallinfo2();
@@ -194,7 +184,7 @@ static void test_malloc_trim_releases_top(void)
     static void *blk[N];
     restore_defaults();
     malloc_trim(0);
-    ta_stats_t s0 = stats_now();
+    ta_stats_t s0 = it_stats();
     for (int i = 0; i < N; i++) {
         blk[i] = malloc(4096);
         CU_ASSERT_PTR_NOT_NULL_FATAL(blk[i]);
@@ -203,9 +193,9 @@ static void test_malloc_trim_releases_top(void)
     size_t rss_full = it_rss_bytes();
     for (int i = N - 1; i >= 0; i--)
         free(blk[i]);
-    ta_stats_t s1 = stats_now();
+    ta_stats_t s1 = it_stats();
     int r = malloc_trim(0);
-    ta_stats_t s2 = stats_now();
+    ta_stats_t s2 = it_stats();
     size_t rss_trimmed = it_rss_bytes();
     IT_ASSERT(s2.trimmed_bytes >= s0.trimmed_bytes + 8 * IT_MIB,
               "trimmed_bytes grew by %llu after freeing 16 MiB at the top (malloc_trim returned %d)",
@@ -375,7 +365,7 @@ static void test_stats_snapshot_consistent(void)
     enum { N = 1000 };
     static void *blk[N];
     restore_defaults();
-    ta_stats_t a = stats_now();
+    ta_stats_t a = it_stats();
     struct mallinfo2 ma = mallinfo2();
     for (int i = 0; i < N; i++) {
         blk[i] = malloc(100);
@@ -383,12 +373,12 @@ static void test_stats_snapshot_consistent(void)
     }
     void *big = malloc(4 * IT_MIB);
     CU_ASSERT_PTR_NOT_NULL_FATAL(big);
-    ta_stats_t b = stats_now();
+    ta_stats_t b = it_stats();
     struct mallinfo2 mb = mallinfo2();
     for (int i = 0; i < N; i++)
         free(blk[i]);
     free(big);
-    ta_stats_t c = stats_now();
+    ta_stats_t c = it_stats();
 
     IT_ASSERT(b.allocs >= a.allocs + N + 1, "allocs %llu -> %llu after %d allocations",
               (unsigned long long)a.allocs, (unsigned long long)b.allocs, N + 1);

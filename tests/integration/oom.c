@@ -14,16 +14,6 @@
 #include <tarena.h>
 #include <unistd.h>
 
-static ta_stats_t stats_now(void)
-{
-    ta_stats_t s;
-    memset(&s, 0, sizeof s);
-    s.size = sizeof s;
-    s.version = TA_STATS_VERSION;
-    CU_ASSERT_EQUAL(ta_stats_get(&s), 0);
-    return s;
-}
-
 /* With sbrk failing the main arena must grow with mmap instead. The heap
  * is trimmed first and more is asked for than it has free, so it must grow. */
 static void test_sbrk_failure_falls_back_to_mmap(void)
@@ -31,7 +21,7 @@ static void test_sbrk_failure_falls_back_to_mmap(void)
     enum { MAXBIG = 1024, SMALL = 1000 };
     static unsigned char *big[MAXBIG], *small[SMALL];
     malloc_trim(0);
-    ta_stats_t before = stats_now();
+    ta_stats_t before = it_stats();
     size_t nbig = 64 + before.heap_free_bytes / (64 * IT_KIB) + 16;
     if (nbig > MAXBIG)
         nbig = MAXBIG;
@@ -52,7 +42,7 @@ static void test_sbrk_failure_falls_back_to_mmap(void)
             failed++;
     }
     ta_test_os_fail(0, 0, 0);
-    ta_stats_t after = stats_now();
+    ta_stats_t after = it_stats();
     IT_ASSERT(failed == 0, "%zu of %zu allocations failed with sbrk failing", failed, nbig + SMALL);
     IT_ASSERT(after.sbrk_fallbacks > before.sbrk_fallbacks,
               "sbrk_fallbacks %llu -> %llu after %zu x 64 KiB (heap had %llu free bytes)",

@@ -287,16 +287,6 @@ static void test_stats_env_errors(void)
     }
 }
 
-static ta_stats_t snap(void)
-{
-    ta_stats_t s;
-    memset(&s, 0, sizeof s);
-    s.size = sizeof s;
-    s.version = TA_STATS_VERSION;
-    CU_ASSERT_EQUAL(ta_stats_get(&s), 0);
-    return s;
-}
-
 /* Reads everything from fd (until EOF) into buf. */
 static size_t drain(int fd, char *buf, size_t len)
 {
@@ -323,9 +313,9 @@ static void test_print_to_pipe(void)
     for (int mode = 0; mode < 2; mode++) {
         int p[2];
         CU_ASSERT_FATAL(pipe(p) == 0);
-        ta_stats_t before = snap();
+        ta_stats_t before = it_stats();
         int rc = mode == 0 ? ta_stats_print_json(p[1]) : ta_stats_print_text(p[1]);
-        ta_stats_t after = snap();
+        ta_stats_t after = it_stats();
         close(p[1]);
         size_t n = drain(p[0], buf, sizeof buf);
         close(p[0]);
@@ -388,9 +378,9 @@ static int same_heap(const ta_stats_t *a, const ta_stats_t *b)
 static int consistent(struct mallinfo2 *mi, ta_stats_t *st)
 {
     for (int tries = 0; tries < 100; tries++) {
-        ta_stats_t a = snap();
+        ta_stats_t a = it_stats();
         *mi = mallinfo2();
-        *st = snap();
+        *st = it_stats();
         if (same_heap(&a, st))
             return 1;
         er_sleep_ms(1);

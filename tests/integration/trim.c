@@ -36,16 +36,6 @@ static unsigned deadline_ms(void)
     return d < 60000 ? d : 60000;
 }
 
-static ta_stats_t trim_stats(void)
-{
-    ta_stats_t s;
-    memset(&s, 0, sizeof s);
-    s.size = sizeof s;
-    s.version = TA_STATS_VERSION;
-    CU_ASSERT_EQUAL(ta_stats_get(&s), 0);
-    return s;
-}
-
 static void default_thresholds(void)
 {
     mallopt(M_TRIM_THRESHOLD, (int)DEFAULT_PAD);
@@ -193,7 +183,7 @@ static void test_main_thread_working_set(void)
     IT_ASSERT(keep_check_free(&keep, 0xa11) == 0, "live blocks were changed while the working set was trimmed");
     unsigned threads = wait_trim_thread(1000);
     IT_ASSERT(threads == 1, "%u threads named tarena-trim, want 1", threads);
-    ta_stats_t s = trim_stats();
+    ta_stats_t s = it_stats();
     IT_ASSERT(s.trimmer_running == 1, "ta_stats trimmer_running = %llu, want 1",
               (unsigned long long)s.trimmer_running);
     IT_ASSERT(s.trimmed_bytes > 0, "trimmed_bytes is 0 after the working set went back");
@@ -239,12 +229,12 @@ static void test_threads_working_sets(void)
     pthread_barrier_wait(&bar); /* 2 */
     pthread_barrier_wait(&bar); /* 3 */
     size_t peak = er_rss_bytes();
-    ta_stats_t during = trim_stats();
+    ta_stats_t during = it_stats();
     pthread_barrier_wait(&bar); /* 4 */
     pthread_barrier_wait(&bar); /* 5 */
     size_t rss = wait_rss_at_most(base + RSS_SLACK, deadline_ms());
     unsigned threads = wait_trim_thread(1000);
-    ta_stats_t s = trim_stats();
+    ta_stats_t s = it_stats();
     pthread_barrier_wait(&bar); /* 6 */
     for (unsigned i = 0; i < NTHREADS; i++)
         pthread_join(t[i], NULL);
