@@ -12,11 +12,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup-deps.sh
 
 build=${BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release
+# Bench on explicitly: a build/ configured earlier without it must not break the job.
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTARENA_BUILD_BENCH=ON
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)"
 
 # larson (server simulation, some frees remote) and server (request parsing
 # and response building) at 2 and 4 threads, 3 runs each, glibc and tarena
 # taking turns run by run. About a minute on 2 cores. Ratios are to glibc.
 exec bench/compare --allocators glibc,tarena --workloads larson,server --threads 2,4 --runs 3 \
-    --tarena "$build/libtarena.so" --bindir "$build/bench/workloads" --no-install "$@"
+    --tarena "$PWD/$build/libtarena.so" --bindir "$PWD/$build/bench/workloads" --no-install "$@"
