@@ -20,14 +20,15 @@ ta_span_t *ta_span_new(void)
         s = free_spans;
         free_spans = s->next;
     } else {
-        if (chunk_cur + sizeof(ta_span_t) > chunk_end) {
+        /* Sizes, not pointers: chunk_cur starts NULL, and NULL + n is UB. */
+        if (!chunk_cur || (size_t)(chunk_end - chunk_cur) < sizeof(ta_span_t)) {
             void *mem;
             if (ta_os_map(TA_SPAN_CHUNK, TA_PAGE_SIZE, &mem) == 0) {
                 chunk_cur = mem;
                 chunk_end = chunk_cur + TA_SPAN_CHUNK;
             }
         }
-        if (chunk_cur + sizeof(ta_span_t) <= chunk_end) {
+        if (chunk_cur && (size_t)(chunk_end - chunk_cur) >= sizeof(ta_span_t)) {
             s = (ta_span_t *)chunk_cur;
             chunk_cur += sizeof(ta_span_t);
         }
