@@ -51,6 +51,7 @@ echo "fuzz-long: $jobs jobs x ${seconds}s, corpus $work/corpus ($before inputs),
 start=$(date +%s)
 cd "$work/logs"
 rm -f fuzz-*.log
+touch fuzz-main.log.start
 set +e
 if [ "${FUZZ_MODE:-fork}" = jobs ]; then
     "$fuzzer" -jobs="$jobs" -workers="$jobs" -max_total_time="$seconds" -max_len=4096 \
@@ -78,9 +79,21 @@ echo "fuzz-long: highest edge coverage reported: ${cov:-?}"
 new=$(( $(find "$work/artifacts" -type f | wc -l) - found_before ))
 if [ "$new" -gt 0 ] || grep -lq -E "ERROR: (libFuzzer|AddressSanitizer|UndefinedBehaviorSanitizer)|fuzz_ops: FAIL|runtime error" fuzz-*.log 2>/dev/null; then
     echo "fuzz-long: FINDINGS ($new new artifact(s)):"
-    ls -lt "$work/artifacts" | head -n 20
+    # Fork mode keeps no child logs: replay each new artifact (two-thread
+    # inputs may need several tries) and show what it reports.
+    find "$work/artifacts" -type f -newer "$work/logs/fuzz-main.log.start" | while read -r a; do
+        what="(did not crash in 20 replays)"
+        for _ in $(seq 20); do
+            if ! "$fuzzer" "$a" >replay.log 2>&1; then
+                what=$(grep -m1 -E "fuzz_ops: FAIL|ERROR: AddressSanitizer|runtime error|tarena: " replay.log || echo "crashed")
+                cp replay.log "$work/logs/$(basename "$a").log"
+                break
+            fi
+        done
+        echo "  $(basename "$a"): $what"
+    done
     grep -h -m1 -E "fuzz_ops: FAIL|ERROR: |runtime error|tarena: " fuzz-*.log | sort | uniq -c | sort -rn | head -n 20
-    echo "logs: $work/logs; replay: $fuzzer <artifact>"
+    echo "logs: $work/logs (<artifact>.log: its replay); replay: $fuzzer <artifact>"
     exit 1
 fi
 echo "fuzz-long: no findings"
