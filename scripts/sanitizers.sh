@@ -72,8 +72,8 @@ configure() {
     cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DCMAKE_C_COMPILER="$clang" -DCMAKE_CXX_COMPILER="$clangxx" \
         -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
-        -DTARENA_BUILD_BENCH=OFF "$@" >"$dir.configure.log" 2>&1 \
-        || { cat "$dir.configure.log" >&2; echo "sanitizers: configure of $dir failed" >&2; exit 1; }
+        -DTARENA_BUILD_BENCH=OFF "$@" >"$dir/configure.log" 2>&1 \
+        || { cat "$dir/configure.log" >&2; echo "sanitizers: configure of $dir failed" >&2; exit 1; }
 }
 
 case $mode in
