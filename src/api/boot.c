@@ -64,6 +64,7 @@ static void boot_run(void)
     ta_options_init();
     ta_arena_boot();
     ta_tcache_boot();
+    ta_trim_boot();
     __atomic_store_n(&ta_booted, true, __ATOMIC_RELEASE);
 }
 

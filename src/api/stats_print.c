@@ -8,8 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-extern char **environ;
-
 typedef struct field {
     const char *name;
     size_t offset;
@@ -127,30 +125,21 @@ TA_EXPORT int ta_stats_print_text(int fd)
     return err;
 }
 
-static const char *env_value(const char *name)
-{
-    size_t n = strlen(name);
-    for (char **e = environ; e && *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return *e + n + 1;
-    return NULL;
-}
-
 /* Many programs (all of coreutils) close stderr before they exit, so the
  * at-exit report keeps its own copy of it, made at start-up. */
 static int stats_fd = -1;
 
 __attribute__((constructor)) static void stats_keep_stderr(void)
 {
-    const char *mode = env_value("TARENA_STATS");
-    const char *path = env_value("TARENA_STATS_FILE");
+    const char *mode = ta_env_lookup("TARENA_STATS");
+    const char *path = ta_env_lookup("TARENA_STATS_FILE");
     if (mode && *mode && !(path && *path))
         stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
 }
 
 __attribute__((destructor)) static void stats_at_exit(void)
 {
-    const char *mode = env_value("TARENA_STATS");
+    const char *mode = ta_env_lookup("TARENA_STATS");
     if (!mode || !*mode)
         return;
     bool json = strcmp(mode, "json") == 0;
@@ -158,7 +147,7 @@ __attribute__((destructor)) static void stats_at_exit(void)
         ta_log_warn("ignoring bad value for TARENA_STATS (json|text)", mode);
         return;
     }
-    const char *path = env_value("TARENA_STATS_FILE");
+    const char *path = ta_env_lookup("TARENA_STATS_FILE");
     int fd = stats_fd >= 0 ? stats_fd : 2;
     if (path && *path) {
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -92,7 +92,7 @@ static void option_apply(const option_desc_t *d, const char *name, const char *v
 }
 
 /* Value of NAME in environ, or NULL. */
-static const char *env_lookup(const char *name)
+const char *ta_env_lookup(const char *name)
 {
     size_t n = strlen(name);
     for (char **e = environ; e && *e; e++)
@@ -129,14 +129,14 @@ void ta_options_init(void)
     /* Lowest precedence first, so later channels overwrite. */
     for (size_t i = 0; i < NOPTIONS; i++) {
         const option_desc_t *d = &option_table[i];
-        const char *v = d->glibc_env ? env_lookup(d->glibc_env) : NULL;
+        const char *v = d->glibc_env ? ta_env_lookup(d->glibc_env) : NULL;
         if (v)
             option_apply(d, d->glibc_env, v, strlen(v));
     }
-    apply_tunables(env_lookup("GLIBC_TUNABLES"));
+    apply_tunables(ta_env_lookup("GLIBC_TUNABLES"));
     for (size_t i = 0; i < NOPTIONS; i++) {
         const option_desc_t *d = &option_table[i];
-        const char *v = env_lookup(d->env);
+        const char *v = ta_env_lookup(d->env);
         if (v)
             option_apply(d, d->env, v, strlen(v));
     }

@@ -21,6 +21,8 @@ extern ta_options_t ta_opt TA_HIDDEN;
 void ta_options_init(void) TA_HIDDEN;
 /* mallopt: 1 on success, 0 for a rejected value (glibc: unknown params give 1). */
 int ta_options_mallopt(int param, int value) TA_HIDDEN;
+/* Value of NAME in the environment, or NULL: walks environ, never allocates. */
+const char *ta_env_lookup(const char *name) TA_HIDDEN;
 /* Writes "name=value" lines to fd. */
 void ta_options_print(int fd) TA_HIDDEN;
 #endif

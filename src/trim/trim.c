@@ -95,7 +95,6 @@ void ta_trim_kick_slow(void)
         return;
     int expected = 0;
     if (__atomic_compare_exchange_n(&trim_state, &expected, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-        trim_cond_init();
         /* pthread_create may call malloc: fine, no allocator lock is held here. */
         if (ta_os_thread_start(trim_main, NULL, "tarena-trim") != 0)
             __atomic_store_n(&trim_state, 0, __ATOMIC_RELEASE); /* try again next time */
@@ -107,6 +106,13 @@ void ta_trim_kick_slow(void)
     pthread_mutex_unlock(&trim_mutex);
 }
 
+void ta_trim_boot(void)
+{
+    /* Before any kick can signal it (not when the thread starts: a second
+     * kick could then signal a condition variable still being set up). */
+    trim_cond_init();
+}
+
 bool ta_trim_running(void)
 {
     return __atomic_load_n(&trim_state, __ATOMIC_ACQUIRE) != 0;
@@ -116,6 +122,7 @@ void ta_trim_postfork_child(void)
 {
     __atomic_store_n(&ta_arena_trimmer_idle, true, __ATOMIC_RELAXED);
     pthread_mutex_init(&trim_mutex, NULL);
+    trim_cond_init();
     trim_wake = false;
     __atomic_store_n(&trim_state, 0, __ATOMIC_RELEASE);
 }

@@ -14,6 +14,8 @@ static TA_ALWAYS_INLINE void ta_trim_kick(void)
     if (TA_UNLIKELY(__atomic_load_n(&ta_arena_release_pending, __ATOMIC_RELAXED)))
         ta_trim_kick_slow();
 }
+/* At start-up: sets up the trimmer's condition variable (no allocation). */
+void ta_trim_boot(void) TA_HIDDEN;
 /* Whether the trimmer thread exists (tests, stats). */
 bool ta_trim_running(void) TA_HIDDEN;
 /* Fork: the child has no trimmer; it starts one again when needed. */
