@@ -93,6 +93,10 @@ int ta_stats_print_text(int fd);
 #define TA_OS_ALL 15u
 void ta_test_os_fail(unsigned ops, long skip, long count);
 unsigned long ta_test_os_calls(unsigned ops);
+/* Test hook: where the calling thread's cache keeps its most recently
+ * cached block of size's class (an encoded pointer), or NULL when that bin
+ * is empty. Lets tests overwrite it as a heap overflow would. */
+void **ta_test_tcache_slot(size_t size);
 
 #ifdef __cplusplus
 }

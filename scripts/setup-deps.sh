@@ -10,9 +10,19 @@ packages=(
     cmake make gcc g++ clang pkg-config liburcu-dev
     # tests: CUnit, xmllint for malloc_info's XML, the preload test programs
     libcunit1-dev libxml2-utils python3 perl git xz-utils zstd coreutils
+    sqlite3 redis-server redis-tools
+    # memcheck runs of a TARENA_VALGRIND build (scripts/valgrind-check.sh)
+    valgrind
     # benchmarks
     libbenchmark-dev gnuplot-nox libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 )
+# CPython's own regression tests (preload.python_regrtest), packaged per
+# python version: Debian 12's python3 is 3.11.
+pyver=3.11
+if [ -x /usr/bin/python3 ]; then
+    pyver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+fi
+packages+=("libpython$pyver-testsuite")
 packages+=("$@")
 
 installed() {

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Statistics for bench/compare: reads the run records (runs.jsonl), prints a
-markdown report of medians with min-max spread, ratios to glibc and geometric
-means, and writes runs.csv, summary.csv, summary.json and the chart data."""
+"""Statistics for bench/compare and bench/variants: reads the run records
+(runs.jsonl), prints a markdown report of medians with min-max spread, ratios
+to the baseline (glibc for compare, the first variant for variants) and
+geometric means, and writes runs.csv, summary.csv, summary.json and the chart
+data. --paired adds the median of the per-repetition ratios, which cancels
+load that changes between repetitions (the runs of one repetition are
+adjacent in time)."""
 import argparse
 import csv
 import json
@@ -60,6 +64,9 @@ def fmt(v):
     return "%.3f" % v
 
 
+RATIO_DIGITS = 2
+
+
 def table(metric, stats, workloads, allocs, base, lines):
     label, unit, _ = METRICS[metric]
     rows = [w for w in workloads if any(stats[w].get(a, {}).get(metric) for a in allocs)]
@@ -84,7 +91,7 @@ def table(metric, stats, workloads, allocs, base, lines):
                 r = s["median"] / b["median"]
                 s["ratio"] = r
                 ratios[a].append(r)
-                cell += " **%.2f×**" % r
+                cell += " **%.*f×**" % (RATIO_DIGITS, r)
             elif a == base:
                 s["ratio"] = 1.0
             cells.append(cell)
@@ -92,7 +99,47 @@ def table(metric, stats, workloads, allocs, base, lines):
     gm = {a: geomean(ratios[a]) for a in allocs}
     if base and len(rows) > 1:
         lines.append("| **geometric mean of ratios** | " + " | ".join(
-            "1.00×" if a == base else ("**%.2f×**" % gm[a] if gm[a] else "-") for a in allocs) + " |")
+            "%.*f×" % (RATIO_DIGITS, 1.0) if a == base else ("**%.*f×**" % (RATIO_DIGITS, gm[a]) if gm[a] else "-")
+            for a in allocs) + " |")
+    lines.append("")
+    return gm
+
+
+def paired_table(metric, runs, workloads, allocs, base, lines):
+    """Per workload and variant: the median over repetitions of (this run /
+    the baseline's run of the same repetition), with min-max."""
+    label, unit, get = METRICS[metric]
+    others = [a for a in allocs if a != base]
+    out = {}
+    rows = []
+    for w in workloads:
+        by = {}
+        for r in runs:
+            if r["workload"] == w:
+                by.setdefault(r["alloc"], {})[r["rep"]] = get(r)
+        row = {}
+        for a in others:
+            rs = [by[a][k] / by[base][k] for k in by.get(a, {})
+                  if by[a][k] and by.get(base, {}).get(k)]
+            if rs:
+                row[a] = rs
+        if row:
+            rows.append((w, row))
+            out[w] = {a: statistics.median(v) for a, v in row.items()}
+    if not rows:
+        return {}
+    lines.append("### %s: paired ratio to %s, median [min–max] over repetitions" % (label, base))
+    lines.append("")
+    lines.append("| workload | " + " | ".join(others) + " |")
+    lines.append("|---|" + "---|" * len(others))
+    for w, row in rows:
+        lines.append("| %s | %s |" % (w, " | ".join(
+            "**%.*f×** [%.*f–%.*f]" % (RATIO_DIGITS, statistics.median(row[a]), RATIO_DIGITS, min(row[a]),
+                                       RATIO_DIGITS, max(row[a])) if a in row else "-" for a in others)))
+    gm = {a: geomean([out[w].get(a) for w in out]) for a in others}
+    if len(rows) > 1:
+        lines.append("| **geometric mean** | " + " | ".join(
+            "**%.*f×**" % (RATIO_DIGITS, gm[a]) if gm[a] else "-" for a in others) + " |")
     lines.append("")
     return gm
 
@@ -112,11 +159,19 @@ def main():
     ap.add_argument("--allocators", required=True)
     ap.add_argument("--workloads", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--baseline", help="ratios to this allocator/variant (default: glibc if run)")
+    ap.add_argument("--kind", default="allocator", help="what the columns are, for the CSV header")
+    ap.add_argument("--digits", type=int, default=2, help="decimals of the ratios")
+    ap.add_argument("--paired", action="store_true", help="also the per-repetition ratio tables")
     a = ap.parse_args()
+    global RATIO_DIGITS
+    RATIO_DIGITS = a.digits
     runs = load(a.jsonl)
     allocs = a.allocators.split(",")
     workloads = a.workloads.split(",")
-    base = "glibc" if "glibc" in allocs else None
+    base = a.baseline if a.baseline else ("glibc" if "glibc" in allocs else None)
+    if base and base not in allocs:
+        sys.exit("report: baseline %s was not run" % base)
 
     stats = {w: {} for w in workloads}
     for w in workloads:
@@ -131,9 +186,13 @@ def main():
                   "runs; they say nothing about speed or memory.**", ""]
     if not base:
         lines += ["(glibc was not run, so there are no ratios.)", ""]
+    paired_geo = {}
     geo = {}
     for m in ("time", "cpu", "peak_rss", "rss_after_free", "final_rss", "wall"):
         geo[m] = table(m, stats, workloads, allocs, base, lines)
+    if a.paired and base and len(allocs) > 1:
+        for m in ("time", "cpu"):
+            paired_geo[m] = paired_table(m, runs, workloads, allocs, base, lines)
     lines += ["Time is the workload's own timed section (threads start to join), not process",
               "start-up; peak RSS is the workload's VmHWM (/proc/self/status). memret's figure is RSS 2 s after",
               "freeing everything (threads still alive); frag's final RSS is with only the last",
@@ -149,7 +208,7 @@ def main():
     extra = sorted({k for r in runs for k in r["result"]})
     with open(os.path.join(a.out, "runs.csv"), "w", newline="") as f:
         wr = csv.writer(f)
-        wr.writerow(["workload", "allocator", "rep", "wall_s", "user_s", "sys_s", "maxrss_kb", "malloc_from"]
+        wr.writerow(["workload", a.kind, "rep", "wall_s", "user_s", "sys_s", "maxrss_kb", "malloc_from"]
                     + ["result_" + k for k in extra])
         for r in runs:
             wr.writerow([r["workload"], r["alloc"], r["rep"], "%.4f" % r["wall_s"], "%.4f" % r["user_s"],
@@ -158,7 +217,8 @@ def main():
     # summary.csv / summary.json: the statistics behind the tables.
     with open(os.path.join(a.out, "summary.csv"), "w", newline="") as f:
         wr = csv.writer(f)
-        wr.writerow(["workload", "allocator", "metric", "unit", "median", "min", "max", "runs", "ratio_to_glibc"])
+        wr.writerow(["workload", a.kind, "metric", "unit", "median", "min", "max", "runs",
+                     "ratio_to_%s" % (base or "glibc")])
         for w in workloads:
             for al in allocs:
                 for m, s in stats[w].get(al, {}).items():
@@ -181,7 +241,8 @@ def main():
     with open(os.path.join(a.out, "summary.json"), "w") as f:
         json.dump({"machine": open(a.machine).read(), "quick": a.quick, "baseline": base,
                    "allocators": allocs, "workloads": workloads, "stats": stats,
-                   "geomean_ratio": geo, "rss_series_kb": series}, f, indent=1)
+                   "geomean_ratio": geo, "paired_geomean_ratio": paired_geo,
+                   "rss_series_kb": series}, f, indent=1)
 
     # Chart data for bench/tools/charts.gp: one row per workload, one column
     # per allocator; '?' where there is no value.

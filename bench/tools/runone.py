@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""One measured run for bench/compare: starts a workload with (or without)
-LD_PRELOAD, takes wall time and user+sys time from wait4(2), checks
-that "malloc-from:" names the expected library, appends a JSON record."""
+"""One measured run for bench/compare and bench/variants: starts a workload
+with (or without) LD_PRELOAD, takes wall time and user+sys time from wait4(2),
+checks that "malloc-from:" names the expected library, appends a JSON record."""
 import argparse
 import json
 import os
@@ -13,10 +13,13 @@ import threading
 import time
 
 
+WHO = "compare"
+
+
 def fail(msg):
     # Loud on purpose: a run that did not measure what it claims must stop
     # the comparison, not become a silently wrong table.
-    sys.stderr.write("\ncompare: ERROR: %s\n" % msg)
+    sys.stderr.write("\n%s: ERROR: %s\n" % (WHO, msg))
     sys.exit(1)
 
 
@@ -57,8 +60,11 @@ def main():
     ap.add_argument("--expect", required=True, help="library malloc must come from, or 'glibc'")
     ap.add_argument("--rep", type=int, required=True)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--who", default="compare", help="the calling script, for error messages")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
+    global WHO
+    WHO = a.who
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
     if not cmd:
         fail("no command given")

@@ -21,16 +21,17 @@ static void count_event(ta_tcache_t *tc, unsigned cls, size_t bytes, bool is_mal
         __atomic_add_fetch(is_malloc ? &uncached_nmalloc : &uncached_nfree, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(is_malloc ? &uncached_bytes_malloc : &uncached_bytes_free, bytes, __ATOMIC_RELAXED);
     } else if (cls < TA_NCLASSES) {
+        /* The cache's own counters: stats walks read them (see tcache.h). */
         if (is_malloc)
-            tc->bins[cls].nmalloc++;
+            TA_OWNER_ADD(tc->bins[cls].nmalloc, 1);
         else
-            tc->bins[cls].nfree++;
+            TA_OWNER_ADD(tc->bins[cls].nfree, 1);
     } else if (is_malloc) {
-        tc->big_nmalloc++;
-        tc->big_bytes_malloc += bytes;
+        TA_OWNER_ADD(tc->big_nmalloc, 1);
+        TA_OWNER_ADD(tc->big_bytes_malloc, bytes);
     } else {
-        tc->big_nfree++;
-        tc->big_bytes_free += bytes;
+        TA_OWNER_ADD(tc->big_nfree, 1);
+        TA_OWNER_ADD(tc->big_bytes_free, bytes);
     }
 }
 
@@ -61,8 +62,8 @@ static unsigned class_for_alignment(size_t size, size_t align)
 
 static void *alloc_pages_or_map(ta_arena_t *a, size_t size, size_t align, bool *zeroed)
 {
-    bool map_ok = __atomic_load_n(&ta_large_count, __ATOMIC_RELAXED) < ta_opt.mmap_max;
-    bool want_map = map_ok && size >= ta_opt.mmap_threshold;
+    bool map_ok = __atomic_load_n(&ta_large_count, __ATOMIC_RELAXED) < TA_OPT(mmap_max);
+    bool want_map = map_ok && size >= TA_OPT(mmap_threshold);
     if (want_map) {
         void *p = ta_large_alloc(size, align);
         if (p) {
@@ -96,6 +97,8 @@ void *ta_alloc(size_t size, size_t align, bool *zeroed)
     ta_arena_t *a = ta_tcache_arena(tc);
     void *p = NULL;
     unsigned cls = TA_NCLASSES;
+    const size_t request = size;
+    size += TA_CANARY_BYTES(); /* room for the canary after the block */
     if (size <= TA_SMALL_MAX)
         cls = align <= TA_QUANTUM ? ta_size2class(size)
               : align <= TA_PAGE_SIZE ? class_for_alignment(size, align) : TA_NCLASSES;
@@ -111,10 +114,19 @@ void *ta_alloc(size_t size, size_t align, bool *zeroed)
         errno = ENOMEM;
         return NULL;
     }
-    count_event(tc, cls, cls < TA_NCLASSES ? ta_classes[cls].size : ta_malloc_usable_size(p), true);
-    if (TA_UNLIKELY(ta_opt.perturb)) {
+    /* Hardened mode keys page-run blocks in the quarantine too: pages fresh
+     * from the heap may still hold such a key (or a slab's). */
+    if (TA_UNLIKELY(ta_hardened))
+        ta_block_mark_live(p);
+    size_t usable = cls < TA_NCLASSES ? ta_classes[cls].size - TA_CANARY_BYTES()
+                                      : ta_malloc_usable_size(p);
+    count_event(tc, cls, usable, true);
+    if (TA_UNLIKELY(ta_hardened))
+        ta_harden_arm(p);
+    unsigned junk = ta_harden_junk();
+    if (TA_UNLIKELY(junk)) {
         /* Like glibc, fresh mappings too: the point is to hide nothing. */
-        memset(p, (int)(ta_opt.perturb ^ 0xff), size);
+        memset(p, (int)(junk ^ 0xff), request);
         *zeroed = false;
     }
     return p;
@@ -155,19 +167,22 @@ static bool slab_slot_free(const ta_span_t *s, const void *p)
 ta_lookup_result_t ta_lookup_live(const void *p, ta_span_t **s)
 {
     ta_lookup_result_t r = ta_lookup(p, s);
-    if (r == TA_LOOKUP_OK && (*s)->state == TA_SPAN_SLAB &&
-        (ta_block_marked_free(*s, p) || slab_slot_free(*s, p)))
+    if (r != TA_LOOKUP_OK)
+        return r;
+    uint8_t state = (*s)->state;
+    if (state == TA_SPAN_SLAB && (ta_block_marked_free(*s, p) || slab_slot_free(*s, p)))
+        return TA_LOOKUP_FREED;
+    /* Hardened mode marks page-run blocks it quarantines, too. */
+    if (TA_UNLIKELY(ta_hardened) && state == TA_SPAN_BLOCK && ta_block_marked_free(*s, p))
         return TA_LOOKUP_FREED;
     return r;
 }
 
-/* Frees a block that ta_lookup_live validated. */
-static void free_block(ta_span_t *s, void *p, const char *func)
+/* Gives a block back to the thread cache, its arena or the OS. */
+static void release_block(ta_span_t *s, void *p, const char *func)
 {
     ta_tcache_t *tc = ta_tcache_get();
     size_t usable = ta_block_usable(s);
-    if (TA_UNLIKELY(ta_opt.perturb))
-        memset(p, (int)ta_opt.perturb, usable);
     switch (s->state) {
     case TA_SPAN_SLAB:
         ta_block_mark_free(s, p);
@@ -189,6 +204,35 @@ static void free_block(ta_span_t *s, void *p, const char *func)
         count_event(tc, TA_NCLASSES, usable, false);
         ta_large_free(s, func);
         break;
+    }
+}
+
+/* Hardened mode: the free is counted when the caller lets go of the block
+ * (the statistics show the program's view); whatever leaves the quarantine
+ * then goes straight back to its arena or the OS, uncounted. */
+static void free_block_hardened(ta_span_t *s, void *p, const char *func)
+{
+    count_event(ta_tcache_get(), s->state == TA_SPAN_SLAB ? s->sclass : TA_NCLASSES, ta_block_usable(s), false);
+    p = ta_harden_free(&s, p, func);
+    if (!p)
+        return;
+    if (s->state == TA_SPAN_SLAB)
+        ta_bin_free(s->arena, s->sclass, &p, 1, func);
+    else if (s->state == TA_SPAN_BLOCK)
+        ta_pages_free(s->arena, s, func);
+    else
+        ta_large_free(s, func);
+}
+
+/* Frees a block that ta_lookup_live validated. */
+static void free_block(ta_span_t *s, void *p, const char *func)
+{
+    if (TA_UNLIKELY(ta_hardened)) {
+        free_block_hardened(s, p, func);
+    } else {
+        if (TA_UNLIKELY(TA_OPT(perturb)))
+            memset(p, (int)TA_OPT(perturb), ta_block_usable(s));
+        release_block(s, p, func);
     }
     /* Every allocator lock is released by now: safe to wake or start the trimmer. */
     ta_trim_kick();
@@ -225,10 +269,17 @@ static TA_ALWAYS_INLINE bool free_fast(void *p)
                     ta_class_index(cls, (uint32_t)off) * ta_classes[cls].size != off ||
                     ta_block_marked_free(s, p)))
         return false;
-    if (!ta_tcache_push(s->arena, cls, p))
-        return false;
+    /* Marked before the push, so that the key computed for the check above
+     * is stored as it is: the push ends with relaxed atomic stores (stats
+     * counters), after which gcc would load and compute it again. */
+    uint64_t word1 = ((const uint64_t *)p)[1];
     ta_block_mark_free(s, p);
-    return true;
+    if (TA_LIKELY(ta_tcache_push(s->arena, cls, p)))
+        return true;
+    /* The slow path checks the mark, then sets it. Restored rather than
+     * cleared: in hardened mode a 16-byte slot keeps its canary there. */
+    ((uint64_t *)p)[1] = word1;
+    return false;
 }
 
 TA_EXPORT void ta_free(void *p)

@@ -3,10 +3,15 @@
 #ifndef TA_API_H
 #define TA_API_H
 #include "arena.h"
+#include "harden.h"
 #include "options.h"
 #include "tarena.h"
 #include "tcache_inline.h"
 #include "trim.h"
+#ifdef TARENA_VALGRIND
+/* The entry points get memcheck annotations around them (valgrind_api.c). */
+#include "unannotated.h"
+#endif
 
 extern bool ta_booted TA_HIDDEN;
 void ta_boot(void) TA_HIDDEN;

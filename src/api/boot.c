@@ -33,12 +33,14 @@ static void fork_prepare(void)
     _IO_list_lock();
     ta_arena_prefork();
     ta_tcache_prefork();
+    ta_harden_prefork();
 }
 
 static void fork_parent(void)
 {
     if (!fork_locked)
         return;
+    ta_harden_postfork(false, false);
     ta_tcache_postfork(false, false);
     ta_arena_postfork(false, NULL);
     _IO_list_unlock();
@@ -54,6 +56,7 @@ static void fork_child(void)
     ta_arena_postfork(true, self != &ta_tcache_empty ? self->arena : NULL);
     ta_lock_forget_held();
     ta_tcache_postfork(true, fork_interrupted);
+    ta_harden_postfork(true, fork_interrupted);
     ta_trim_postfork_child();
     if (fork_locked)
         _IO_list_resetlock();
@@ -62,9 +65,14 @@ static void fork_child(void)
 static void boot_run(void)
 {
     ta_options_init();
+    /* Latched here, before the first block exists: it decides their layout. */
+    unsigned harden = (unsigned)TA_OPT(harden);
+    ta_hardened = harden & 1 ? TA_HARDEN_ALL : harden & TA_HARDEN_ALL;
     ta_arena_boot();
     ta_tcache_boot();
     ta_trim_boot();
+    if (ta_hardened)
+        ta_harden_boot();
     __atomic_store_n(&ta_booted, true, __ATOMIC_RELEASE);
 }
 

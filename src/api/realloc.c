@@ -3,6 +3,7 @@
  * their free neighbour, mremap for mappings) before falling back to a move
  * that leaves the old block intact on failure. */
 #include "api.h"
+#include "log.h"
 #include <errno.h>
 #include <string.h>
 
@@ -56,6 +57,18 @@ TA_EXPORT void *ta_realloc(void *p, size_t size)
         return NULL;
     }
     size_t usable = ta_block_usable(s);
+    if (TA_UNLIKELY(ta_hardened)) {
+        if (!ta_harden_canary_ok(s, p)) {
+            ta_log_misuse("realloc", "heap overflow: canary after the block overwritten", p);
+            errno = EINVAL;
+            return NULL;
+        }
+        /* Only a slab block stays put (its canary is at the slot's end);
+         * everything else moves, so guards and canaries stay in place. */
+        if (s->state == TA_SPAN_SLAB && size <= usable)
+            return p;
+        goto move;
+    }
     switch (s->state) {
     case TA_SPAN_SLAB:
         /* Shrinking stays in place, as in glibc; the class bounds the waste. */
@@ -89,6 +102,7 @@ TA_EXPORT void *ta_realloc(void *p, size_t size)
         }
         break;
     }
+move:;
     void *q = realloc_move(p, usable, size);
     if (!q)
         errno = ENOMEM;

@@ -29,7 +29,9 @@ static void snapshot_arena(ta_arena_t *a, ta_arena_snapshot_t *out)
     out->frees += a->block_frees;
     if (a->brk_end) {
         ta_span_t *top = ta_pagemap_get(a->brk_end - TA_PAGE_SIZE);
-        if (top && top->state == TA_SPAN_FREE && top->arena == a && ta_span_end(top) == a->brk_end)
+        /* Possibly a stale entry: arena first (see ta_span_delete). */
+        if (top && TA_RELAXED_LOAD(top->arena) == a && TA_RELAXED_LOAD(top->state) == TA_SPAN_FREE &&
+            ta_span_end(top) == a->brk_end)
             out->top_bytes = top->npages << TA_PAGE_SHIFT;
     }
     for (unsigned b = 0; b < TA_NBUCKETS; b++) {

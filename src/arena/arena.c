@@ -3,6 +3,7 @@
  * static storage so they never move or vanish. Threads are bound to arenas
  * here, and the fork protocol takes every lock in rank order. */
 #include "arena.h"
+#include "secret.h"
 #include "options.h"
 #include "os.h"
 
@@ -30,6 +31,7 @@ void ta_arena_init(ta_arena_t *a, unsigned index)
 
 void ta_arena_boot(void)
 {
+    ta_secret_boot();
     ta_arena_init(&ta_main_arena, 0);
     ta_main_arena.is_main = true;
     arenas[0] = &ta_main_arena;
@@ -49,11 +51,11 @@ ta_arena_t *ta_arena_get(unsigned index)
 
 unsigned ta_arena_limit(void)
 {
-    uint64_t limit = ta_opt.arena_max;
+    uint64_t limit = TA_OPT(arena_max);
     if (!limit) {
         /* glibc's M_ARENA_TEST: that many arenas may exist before the CPU
          * count caps them. */
-        limit = TA_MAX((uint64_t)cpu_count * TA_ARENAS_PER_CPU, ta_opt.arena_test);
+        limit = TA_MAX((uint64_t)cpu_count * TA_ARENAS_PER_CPU, TA_OPT(arena_test));
     }
     return (unsigned)TA_MIN(TA_MAX(limit, 1), (uint64_t)TA_MAX_ARENAS);
 }

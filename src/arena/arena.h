@@ -40,7 +40,8 @@ typedef struct ta_arena {
     uint64_t heap_bytes;    /* memory in this arena's heaps */
     uint64_t free_bytes;    /* of which in free runs */
     uint64_t free_runs_n;   /* number of free runs */
-    uint64_t dirty_pages;   /* pages of free runs that may be resident */
+    uint64_t dirty_pages;   /* pages of free runs that may be resident; stored
+                             * relaxed: the trimmer also reads it unlocked */
     uint64_t purged_bytes;  /* purged with madvise, ever */
     uint64_t block_allocs, block_frees; /* medium blocks, ever */
     uint64_t trimmed_bytes; /* returned to the OS (sbrk shrink + purge), ever */

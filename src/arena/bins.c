@@ -3,7 +3,9 @@
  * Slabs are headerless; a slot's state is one bit in the span's freemap, so
  * a double free is seen without trusting anything written in the block. */
 #include "arena.h"
+#include "secret.h"
 #include "log.h"
+#include "options.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,7 +57,7 @@ static void bin_put(ta_arena_t *a, ta_bin_t *bin, unsigned cls, void *obj, const
     /* Re-checked under the bin lock: the slab may have been retired by a
      * racing double free since the caller looked it up. (Reporting under the
      * lock is fine: write(2) only; abort ends everything anyway.) */
-    if (!s || s->state != TA_SPAN_SLAB || s->sclass != cls || s->arena != a) {
+    if (!s || TA_RELAXED_LOAD(s->state) != TA_SPAN_SLAB || s->sclass != cls || s->arena != a) {
         ta_log_misuse(func, "double free or invalid pointer", obj);
         return;
     }
@@ -65,7 +67,8 @@ static void bin_put(ta_arena_t *a, ta_bin_t *bin, unsigned cls, void *obj, const
         ta_log_misuse(func, "double free", obj);
         return;
     }
-    s->freemap[idx / 64] |= bit;
+    /* Relaxed: ta_lookup_live reads the free map without this lock. */
+    TA_RELAXED_STORE(s->freemap[idx / 64], s->freemap[idx / 64] | bit);
     s->nfree++;
     bin->free_slots++;
     bin->nfree++;
@@ -77,21 +80,52 @@ static void bin_put(ta_arena_t *a, ta_bin_t *bin, unsigned cls, void *obj, const
         bin_unlink(bin, s);
         bin->nslabs--;
         bin->free_slots -= s->nobjs;
-        s->state = TA_SPAN_RETIRING;
+        /* Under the bin lock, while page-lock holders look at the state of
+         * neighbouring runs (only "FREE or not" matters to them). */
+        TA_RELAXED_STORE(s->state, TA_SPAN_RETIRING);
         s->next = *retire;
         *retire = s;
     }
 }
 
-/* Takes the remote stack's blocks back into their slabs; bin lock held. */
+/* Whether node can be a block on this bin's remote stack: a slot of one of
+ * this bin's slabs carrying the free key. The stack's links live inside
+ * freed blocks, where a use-after-free write can reach them; liburcu keeps
+ * them as plain pointers, so instead of mangling them each node is checked
+ * through the page map before its link is followed. */
+static bool remote_node_valid(ta_arena_t *a, unsigned cls, const void *node)
+{
+    if (!ta_link_plausible(node))
+        return false;
+    uintptr_t p = (uintptr_t)node;
+    ta_span_t *s = ta_pagemap_get(p);
+    if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != TA_SPAN_SLAB ||
+        s->sclass != cls || s->arena != a || p < s->start)
+        return false;
+    uint32_t off = (uint32_t)(p - s->start);
+    uint32_t idx = ta_class_index(cls, off);
+    return idx < s->nobjs && idx * ta_classes[cls].size == off &&
+           (TA_CHECKS_OFF || ta_block_marked_free(s, node));
+}
+
+/* Takes the remote stack's blocks back into their slabs; bin lock held. A
+ * node that fails the check ends the walk: the rest of the stack is
+ * unreachable garbage or the victim of an overwrite, and is leaked. */
 static void bin_drain_remote(ta_arena_t *a, ta_bin_t *bin, unsigned cls, ta_span_t **retire)
 {
     if (cds_lfs_empty(&bin->remote))
         return;
     struct cds_lfs_head *head = __cds_lfs_pop_all(&bin->remote);
-    struct cds_lfs_node *node, *tmp;
-    cds_lfs_for_each_safe(head, node, tmp)
+    struct cds_lfs_node *node = head ? &head->node : NULL;
+    while (node) {
+        if (TA_UNLIKELY(!remote_node_valid(a, cls, node))) {
+            ta_log_misuse("free", "corrupted remote free list", node);
+            return;
+        }
+        struct cds_lfs_node *next = node->next;
         bin_put(a, bin, cls, node, "free", retire);
+        node = next;
+    }
 }
 
 static void bin_retire(ta_arena_t *a, ta_span_t *retire, const char *func)
@@ -109,6 +143,28 @@ static bool bin_lock(ta_bin_t *bin)
         return false;
     ta_lock_acquire(&bin->lock);
     return true;
+}
+
+/* Hardened mode: takes a random free slot of s (bin lock held), so neither
+ * the order in which blocks are handed out nor their neighbours can be
+ * predicted. s has a free slot. */
+static void *slab_take_random(ta_span_t *s, uint32_t size)
+{
+    static TA_TLS uint64_t rng;
+    uint64_t x = rng ? rng : (ta_free_key ^ (uint64_t)(uintptr_t)&rng) | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    rng = x;
+    unsigned nwords = (s->nobjs + 63u) / 64u;
+    unsigned w = (unsigned)(x % nwords), r = (unsigned)(x >> 58);
+    while (!s->freemap[w])
+        w = (w + 1) % nwords;
+    uint64_t bits = s->freemap[w];
+    uint64_t rotated = r ? (bits >> r) | (bits << (64 - r)) : bits;
+    unsigned bit = ((unsigned)__builtin_ctzll(rotated) + r) % 64u;
+    __atomic_store_n(&s->freemap[w], bits & ~(1ull << bit), __ATOMIC_RELAXED);
+    return (void *)(s->start + (uintptr_t)(w * 64 + bit) * size);
 }
 
 unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n, bool *contended)
@@ -132,6 +188,10 @@ unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n, bool 
             bin_push(bin, s);
         }
         unsigned taken = 0;
+        while (TA_UNLIKELY(ta_hardened & TA_HARDEN_RANDOM) && got < n && taken < s->nfree) {
+            out[got++] = slab_take_random(s, size);
+            taken++;
+        }
         for (unsigned w = 0; w < TA_SLAB_MAX_OBJS / 64 && got < n; w++) {
             uint64_t bits = s->freemap[w];
             while (bits && got < n) {
@@ -140,7 +200,7 @@ unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n, bool 
                 out[got++] = (void *)(s->start + (uintptr_t)(w * 64 + bit) * size);
                 taken++;
             }
-            s->freemap[w] = bits;
+            TA_RELAXED_STORE(s->freemap[w], bits);
         }
         s->nfree = (uint16_t)(s->nfree - taken);
         bin->free_slots -= taken;
@@ -170,6 +230,7 @@ void ta_bin_free(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, con
     bin_free_locked(a, cls, objs, n, func);
 }
 
+/* obj must carry the free key already (remote_node_valid checks it). */
 void ta_bin_free_remote(ta_arena_t *a, unsigned cls, void *obj)
 {
     struct cds_lfs_node *node = obj;
@@ -196,6 +257,8 @@ void ta_bin_free_nowait(ta_arena_t *a, unsigned cls, void *const *objs, unsigned
     }
     for (unsigned i = 0; i < n; i++) {
         struct cds_lfs_node *node = objs[i];
+        /* Blocks a refill put in a cache were never marked free. */
+        ta_block_mark_free(ta_pagemap_get((uintptr_t)node), node);
         cds_lfs_node_init(node);
         cds_lfs_push(&bin->remote, node);
     }

@@ -1,6 +1,7 @@
 /* Large blocks: at or above M_MMAP_THRESHOLD each gets its own mapping,
  * returned with munmap on free and resized with mremap. The block starts at
- * the mapping (no header), so its usable size is the whole mapping. */
+ * the mapping (no header), so its usable size is the whole mapping (less the
+ * guard page in hardened mode). */
 #include "arena.h"
 #include "log.h"
 #include "options.h"
@@ -28,8 +29,12 @@ static void large_account(size_t bytes, bool add)
 void *ta_large_alloc(size_t size, size_t align)
 {
     size_t len = ta_align_up(size, TA_PAGE_SIZE);
-    if (len < size)
+    /* Hardened mode: one more page, made inaccessible, right after the
+     * block's pages, so a linear overflow faults at the page boundary. */
+    size_t guard = ta_hardened & TA_HARDEN_GUARD ? TA_PAGE_SIZE : 0;
+    if (len < size || len + guard < len)
         return NULL;
+    len += guard;
     ta_span_t *s = ta_span_new();
     if (!s)
         return NULL;
@@ -38,7 +43,8 @@ void *ta_large_alloc(size_t size, size_t align)
         ta_span_delete(s);
         return NULL;
     }
-    if (ta_pagemap_ensure((uintptr_t)mem, len)) {
+    if ((guard && ta_os_protect((char *)mem + len - guard, guard, false)) ||
+        ta_pagemap_ensure((uintptr_t)mem, len)) {
         ta_os_unmap(mem, len);
         ta_span_delete(s);
         return NULL;
@@ -67,9 +73,11 @@ void ta_large_free(ta_span_t *s, const char *func)
      * this program, so raise it (and the trim threshold) unless the user set
      * it. One page above the block, so that the same request (rounded up to
      * this mapping's size) comes from the heap next time. */
-    if (!ta_opt.thresholds_fixed && len >= ta_opt.mmap_threshold && len < TA_MMAP_THRESHOLD_MAX) {
-        ta_opt.mmap_threshold = len + TA_PAGE_SIZE;
-        ta_opt.trim_threshold = 2 * ta_opt.mmap_threshold;
+    if (!TA_OPT(thresholds_fixed) && !(ta_hardened & TA_HARDEN_GUARD) && len >= TA_OPT(mmap_threshold) && len < TA_MMAP_THRESHOLD_MAX) {
+        /* Any thread, no lock (atomic words, see options.h): two racing
+         * frees, or a racing mallopt, leave one of their values, as in glibc. */
+        TA_OPT_SET(mmap_threshold, len + TA_PAGE_SIZE);
+        TA_OPT_SET(trim_threshold, 2 * (len + TA_PAGE_SIZE));
     }
     ta_pagemap_set(s->start, 1, NULL);
     large_account(len, false);
@@ -79,6 +87,10 @@ void ta_large_free(ta_span_t *s, const char *func)
 
 void *ta_large_realloc(ta_span_t *s, size_t size)
 {
+    /* A guarded mapping would carry its guard page into the middle: hardened
+     * mode moves instead (the caller falls back to malloc, copy, free). */
+    if (ta_hardened & TA_HARDEN_GUARD)
+        return NULL;
     size_t len = ta_align_up(size, TA_PAGE_SIZE);
     size_t old = s->npages << TA_PAGE_SHIFT;
     if (len < size)

@@ -2,6 +2,7 @@
  * range, state and slot geometry decide whether the pointer is the start of
  * a live block. Nothing is written, so a bad pointer is caught before harm. */
 #include "arena.h"
+#include "options.h"
 
 ta_lookup_result_t ta_lookup(const void *ptr, ta_span_t **span)
 {
@@ -31,7 +32,11 @@ ta_lookup_result_t ta_lookup(const void *ptr, ta_span_t **span)
 
 size_t ta_block_usable(const ta_span_t *s)
 {
-    if (s->state == TA_SPAN_SLAB)
-        return ta_classes[s->sclass].size;
-    return s->npages << TA_PAGE_SHIFT;
+    uint8_t state = s->state;
+    size_t n = state == TA_SPAN_SLAB ? ta_classes[s->sclass].size : s->npages << TA_PAGE_SHIFT;
+    /* Hardened mode: the canary at the end of a slot or page run, the guard
+     * page at the end of a mapping, are not the caller's. */
+    if (TA_UNLIKELY(ta_hardened))
+        n -= state == TA_SPAN_MMAP ? (ta_hardened & TA_HARDEN_GUARD ? TA_PAGE_SIZE : 0) : TA_CANARY_BYTES();
+    return n;
 }

@@ -31,7 +31,7 @@ void ta_runs_insert(ta_arena_t *a, ta_span_t *s)
     a->free_runs[b] = s;
     a->nonempty[b / 64] |= 1ull << (b % 64);
     a->free_bytes += s->npages << TA_PAGE_SHIFT;
-    a->dirty_pages += s->dirty_pages;
+    TA_OWNER_ADD(a->dirty_pages, s->dirty_pages); /* read unlocked by the trimmer */
     a->free_runs_n++;
 }
 
@@ -47,7 +47,7 @@ void ta_runs_remove(ta_arena_t *a, ta_span_t *s)
     if (!a->free_runs[b])
         a->nonempty[b / 64] &= ~(1ull << (b % 64));
     a->free_bytes -= s->npages << TA_PAGE_SHIFT;
-    a->dirty_pages -= s->dirty_pages;
+    TA_RELAXED_STORE(a->dirty_pages, a->dirty_pages - s->dirty_pages);
     a->free_runs_n--;
 }
 
@@ -86,9 +86,13 @@ void ta_run_publish(ta_span_t *s)
         ta_pagemap_set(ta_span_end(s) - TA_PAGE_SIZE, 1, s);
 }
 
+/* n comes from a page-map entry that may be stale: its arena is read first
+ * and nothing else unless that is a (see ta_span_delete); its state may be
+ * changing under a bin lock (a slab retiring), which only "not FREE" sees. */
 static bool run_mergeable(const ta_arena_t *a, const ta_span_t *s, const ta_span_t *n)
 {
-    return n && n != s && n->arena == a && n->state == TA_SPAN_FREE && n->origin == s->origin;
+    return n && n != s && TA_RELAXED_LOAD(n->arena) == a && TA_RELAXED_LOAD(n->state) == TA_SPAN_FREE &&
+           n->origin == s->origin;
 }
 
 /* Inserts a free run, merging it with free neighbours. s->dirty_pages says
@@ -130,7 +134,7 @@ static int heap_add(ta_arena_t *a, uintptr_t start, size_t len, ta_span_origin_t
         return ENOMEM;
     s->start = start;
     s->npages = len >> TA_PAGE_SHIFT;
-    s->arena = a;
+    TA_RELAXED_STORE(s->arena, a); /* atomic: see ta_span_delete */
     s->origin = (uint8_t)origin; /* dirty_pages 0: fresh memory costs no RSS yet */
     a->heap_bytes += len;
     ta_run_release(a, s);
@@ -173,7 +177,7 @@ static int heap_grow_map(ta_arena_t *a, size_t size)
 static int heap_grow(ta_arena_t *a, size_t npages)
 {
     size_t need = npages << TA_PAGE_SHIFT;
-    size_t pad = ta_align_up(TA_MIN(ta_opt.top_pad, (uint64_t)1 << 30), TA_PAGE_SIZE);
+    size_t pad = ta_align_up(TA_MIN(TA_OPT(top_pad), (uint64_t)1 << 30), TA_PAGE_SIZE);
     size_t size = need + pad < need ? need : need + pad;
     if (a->is_main) {
         if (heap_grow_brk(a, size) == 0)
@@ -198,7 +202,7 @@ static void run_split(ta_arena_t *a, ta_span_t *s, size_t npages)
         return; /* keep the whole run allocated: wasteful but correct */
     rest->start = s->start + (npages << TA_PAGE_SHIFT);
     rest->npages = s->npages - npages;
-    rest->arena = a;
+    TA_RELAXED_STORE(rest->arena, a);
     rest->origin = s->origin;
     rest->state = TA_SPAN_FREE;
     /* Which pages are dirty is not tracked: assume the worst for the rest. */
@@ -219,7 +223,7 @@ static ta_span_t *run_drop_lead(ta_arena_t *a, ta_span_t *s, size_t lead)
         return NULL;
     body->start = s->start + (lead << TA_PAGE_SHIFT);
     body->npages = s->npages - lead;
-    body->arena = a;
+    TA_RELAXED_STORE(body->arena, a);
     body->origin = s->origin;
     body->dirty_pages = TA_MIN(s->dirty_pages, body->npages);
     s->npages = lead;
@@ -322,7 +326,7 @@ void ta_pages_shrink_in_place(ta_arena_t *a, ta_span_t *s, size_t npages)
     ta_lock_acquire(&a->page_lock);
     tail->start = s->start + (npages << TA_PAGE_SHIFT);
     tail->npages = s->npages - npages;
-    tail->arena = a;
+    TA_RELAXED_STORE(tail->arena, a);
     tail->origin = s->origin;
     tail->dirty_pages = tail->npages;
     s->npages = npages;

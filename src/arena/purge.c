@@ -14,7 +14,9 @@ static size_t trim_top(ta_arena_t *a, size_t pad)
     if (!a->brk_end)
         return 0;
     ta_span_t *top = ta_pagemap_get(a->brk_end - TA_PAGE_SIZE);
-    if (!top || top->state != TA_SPAN_FREE || top->arena != a || ta_span_end(top) != a->brk_end)
+    /* A stale entry: arena first (see ta_span_delete). */
+    if (!top || TA_RELAXED_LOAD(top->arena) != a || TA_RELAXED_LOAD(top->state) != TA_SPAN_FREE ||
+        ta_span_end(top) != a->brk_end)
         return 0;
     size_t bytes = top->npages << TA_PAGE_SHIFT;
     /* Written so that a pad near SIZE_MAX (malloc_trim(-1), M_TOP_PAD -1)
@@ -43,7 +45,9 @@ static size_t trim_top(ta_arena_t *a, size_t pad)
 }
 
 /* madvise()s run s (taken out of the lists) with the page lock dropped, so
- * allocating threads wait at most for one list update, then puts it back. */
+ * allocating threads wait at most for one list update, then puts it back.
+ * Returns the dirty bytes released, or SIZE_MAX when madvise failed (the
+ * run goes back as it was). */
 static size_t purge_run(ta_arena_t *a, ta_span_t *s)
 {
     size_t bytes = s->npages << TA_PAGE_SHIFT;
@@ -52,7 +56,7 @@ static size_t purge_run(ta_arena_t *a, ta_span_t *s)
     ta_runs_remove(a, s);
     s->state = TA_SPAN_PURGING;
     ta_lock_release(&a->page_lock);
-    int rc = ta_os_purge((void *)s->start, bytes, ta_opt.madv_free);
+    int rc = ta_os_purge((void *)s->start, bytes, TA_OPT(madv_free));
     ta_lock_acquire(&a->page_lock);
     if (rc == 0) {
         s->dirty_pages = 0;
@@ -60,7 +64,7 @@ static size_t purge_run(ta_arena_t *a, ta_span_t *s)
         a->trimmed_bytes += dirty;
     }
     ta_run_release(a, s);
-    return rc == 0 ? dirty : 0;
+    return rc == 0 ? dirty : SIZE_MAX;
 }
 
 /* The dirty run idle longest past decay_ms (any dirty run when urgent), or
@@ -95,7 +99,14 @@ static size_t purge_idle(ta_arena_t *a, uint32_t decay_ms, bool urgent, size_t b
                 *due_in = due;
             break;
         }
-        released += purge_run(a, s);
+        size_t got = purge_run(a, s);
+        if (got == SIZE_MAX) {
+            /* madvise failed: the same run would be picked again at once.
+             * Leave the rest for a later pass. */
+            *due_in = TA_MIN(*due_in, TA_MAX(decay_ms, 100u));
+            return released;
+        }
+        released += got;
     }
     if (released >= budget)
         *due_in = 0;
@@ -113,10 +124,11 @@ size_t ta_arena_purge_step(ta_arena_t *a, uint32_t decay_ms, bool urgent, size_t
     }
     size_t released = 0;
     if (a->is_main) {
-        uint64_t limit = ta_opt.trim_threshold;
+        uint64_t limit = TA_OPT(trim_threshold);
         ta_span_t *top = a->brk_end ? ta_pagemap_get(a->brk_end - TA_PAGE_SIZE) : NULL;
-        if (top && top->state == TA_SPAN_FREE && top->arena == a && (top->npages << TA_PAGE_SHIFT) > limit)
-            released += trim_top(a, ta_opt.top_pad);
+        if (top && TA_RELAXED_LOAD(top->arena) == a && TA_RELAXED_LOAD(top->state) == TA_SPAN_FREE &&
+            (top->npages << TA_PAGE_SHIFT) > limit)
+            released += trim_top(a, TA_OPT(top_pad));
     }
     released += purge_idle(a, decay_ms, urgent, budget, due_in);
     ta_lock_release(&a->page_lock);
@@ -143,17 +155,17 @@ size_t ta_arena_trim(ta_arena_t *a, size_t pad, bool all)
 static void trim_sync(ta_arena_t *a, ta_span_t *run)
 {
     uint64_t bytes = run->npages << TA_PAGE_SHIFT;
-    if (bytes <= ta_opt.trim_threshold)
+    if (bytes <= TA_OPT(trim_threshold))
         return;
     if (run->origin == TA_ORIGIN_SBRK && ta_span_end(run) == a->brk_end) {
-        trim_top(a, ta_opt.top_pad);
+        trim_top(a, TA_OPT(top_pad));
         return;
     }
-    size_t keep = ta_align_up(TA_MIN(ta_opt.top_pad, bytes), TA_PAGE_SIZE);
+    size_t keep = ta_align_up(TA_MIN(TA_OPT(top_pad), bytes), TA_PAGE_SIZE);
     size_t keep_pages = keep >> TA_PAGE_SHIFT;
     if (run->dirty_pages <= keep_pages || bytes <= keep)
         return;
-    if (ta_os_purge((void *)(run->start + keep), bytes - keep, ta_opt.madv_free) == 0) {
+    if (ta_os_purge((void *)(run->start + keep), bytes - keep, TA_OPT(madv_free)) == 0) {
         ta_runs_remove(a, run);
         run->dirty_pages = keep_pages;
         ta_runs_insert(a, run);
@@ -164,14 +176,14 @@ static void trim_sync(ta_arena_t *a, ta_span_t *run)
 
 void ta_arena_after_free(ta_arena_t *a, ta_span_t *run)
 {
-    if (!ta_opt.background_trim) {
+    if (!TA_OPT(background_trim)) {
         trim_sync(a, run);
         return;
     }
     /* Wake the trimmer only when it sleeps with nothing to watch and there
      * is something worth its while now. */
     if (__atomic_load_n(&ta_arena_trimmer_idle, __ATOMIC_RELAXED) &&
-        (a->dirty_pages << TA_PAGE_SHIFT) > ta_opt.trim_threshold &&
+        (a->dirty_pages << TA_PAGE_SHIFT) > TA_OPT(trim_threshold) &&
         !__atomic_load_n(&ta_arena_release_pending, __ATOMIC_RELAXED))
         __atomic_store_n(&ta_arena_release_pending, true, __ATOMIC_RELEASE);
 }

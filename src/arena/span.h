@@ -34,7 +34,7 @@ struct ta_arena;
 typedef struct ta_span {
     uintptr_t start;
     size_t npages;           /* MMAP: length of the mapping in pages */
-    struct ta_arena *arena;  /* NULL for MMAP */
+    struct ta_arena *arena;  /* NULL for MMAP and deleted records; atomic (see ta_span_delete) */
     struct ta_span *next, *prev;
     uint8_t state;           /* ta_span_state_t; read lock-free by free() */
     uint8_t sclass;          /* SLAB */

@@ -13,6 +13,7 @@ typedef enum ta_lock_rank {
     TA_RANK_META = 40,        /* the span-descriptor allocator */
     TA_RANK_PAGEMAP = 50,     /* page-map leaf creation */
     TA_RANK_TCACHE_LIST = 60, /* list of live thread caches */
+    TA_RANK_QUARANTINE = 70,  /* hardened mode: one per quarantine stripe (leaf) */
 } ta_lock_rank_t;
 
 typedef struct ta_lock {

@@ -57,7 +57,7 @@ int ta_buf_write(ta_buf_t *b, int fd)
 
 void ta_log_misuse(const char *func, const char *what, const void *ptr)
 {
-    uint64_t action = ta_opt.check_action;
+    uint64_t action = TA_OPT(check_action);
     if (!(action & 1)) {
         if (action & 2)
             abort();

@@ -11,6 +11,7 @@ ta_options_t ta_opt = {
 #include "options.def"
 #undef TA_OPTION
 };
+unsigned ta_hardened;
 
 typedef struct option_desc {
     const char *env, *glibc_env, *glibc_tunable;
@@ -83,12 +84,20 @@ static void option_apply(const option_desc_t *d, const char *name, const char *v
         ta_log_warn("ignoring bad value for", name);
         return;
     }
-    *option_slot(d) = v;
+    TA_RELAXED_STORE(*option_slot(d), v);
     if (d->offset == offsetof(ta_options_t, trim_threshold) ||
         d->offset == offsetof(ta_options_t, top_pad) ||
         d->offset == offsetof(ta_options_t, mmap_threshold) ||
         d->offset == offsetof(ta_options_t, mmap_max))
-        ta_opt.thresholds_fixed = true;
+        TA_OPT_SET(thresholds_fixed, true);
+}
+
+void ta_options_restore(const ta_options_t *from)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        TA_RELAXED_STORE(*option_slot(&option_table[i]),
+                         *(const uint64_t *)((const char *)from + option_table[i].offset));
+    TA_OPT_SET(thresholds_fixed, from->thresholds_fixed);
 }
 
 /* Value of NAME in environ, or NULL. */
@@ -140,7 +149,7 @@ void ta_options_init(void)
         if (v)
             option_apply(d, d->env, v, strlen(v));
     }
-    if (ta_opt.show_options)
+    if (TA_OPT(show_options))
         ta_options_print(2);
 }
 
@@ -150,34 +159,34 @@ int ta_options_mallopt(int param, int value)
     case M_TRIM_THRESHOLD:
     case M_TOP_PAD:
         /* glibc stores these as unsigned long: -1 means "never". */
-        *(param == M_TRIM_THRESHOLD ? &ta_opt.trim_threshold : &ta_opt.top_pad) =
-            (uint64_t)(unsigned long)(long)value;
-        ta_opt.thresholds_fixed = true;
+        TA_RELAXED_STORE(*(param == M_TRIM_THRESHOLD ? &ta_opt.trim_threshold : &ta_opt.top_pad),
+                         (uint64_t)(unsigned long)(long)value);
+        TA_OPT_SET(thresholds_fixed, true);
         return 1;
     case M_MMAP_THRESHOLD:
         if (value < 0 || (uint64_t)value > 32u * 1024 * 1024)
             return 0;
-        ta_opt.mmap_threshold = (uint64_t)value;
-        ta_opt.thresholds_fixed = true;
+        TA_OPT_SET(mmap_threshold, (uint64_t)value);
+        TA_OPT_SET(thresholds_fixed, true);
         return 1;
     case M_MMAP_MAX:
-        ta_opt.mmap_max = value < 0 ? 0 : (uint64_t)value;
-        ta_opt.thresholds_fixed = true;
+        TA_OPT_SET(mmap_max, value < 0 ? 0 : (uint64_t)value);
+        TA_OPT_SET(thresholds_fixed, true);
         return 1;
     case M_PERTURB:
-        ta_opt.perturb = (uint64_t)value & 0xff;
+        TA_OPT_SET(perturb, (uint64_t)value & 0xff);
         return 1;
     case M_ARENA_TEST:
         if (value > 0)
-            ta_opt.arena_test = (uint64_t)value;
+            TA_OPT_SET(arena_test, (uint64_t)value);
         return 1;
     case M_ARENA_MAX:
         if (value > 0)
-            ta_opt.arena_max = (uint64_t)value;
+            TA_OPT_SET(arena_max, (uint64_t)value);
         return 1;
     case M_CHECK_ACTION:
         /* glibc keeps the low bits: 1 print, 2 abort. */
-        ta_opt.check_action = (uint64_t)value & 3;
+        TA_OPT_SET(check_action, (uint64_t)value & 3);
         return 1;
     case M_MXFAST:
         /* No fastbins here; accept glibc's range so callers see no difference. */
@@ -196,7 +205,7 @@ void ta_options_print(int fd)
         ta_buf_str(&b, "tarena: option ");
         ta_buf_str(&b, option_table[i].env);
         ta_buf_str(&b, "=");
-        ta_buf_u64(&b, *option_slot(&option_table[i]));
+        ta_buf_u64(&b, TA_RELAXED_LOAD(*option_slot(&option_table[i])));
         ta_buf_str(&b, "\n");
         ta_buf_write(&b, fd);
     }

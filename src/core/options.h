@@ -16,6 +16,33 @@ typedef struct ta_options {
 } ta_options_t;
 
 extern ta_options_t ta_opt TA_HIDDEN;
+/* Every thread (and the trimmer) reads options with no lock, while mallopt,
+ * or any thread that frees a mapped block (the dynamic mmap threshold), may
+ * change them: so after boot every access goes through these relaxed
+ * atomics, plain loads and stores on x86-64 and aarch64. Each option is one
+ * word used on its own; nothing needs two of them to agree (glibc reads its
+ * mp_ the same way, racily). */
+#define TA_OPT(field) TA_RELAXED_LOAD(ta_opt.field)
+#define TA_OPT_SET(field, v) TA_RELAXED_STORE(ta_opt.field, (v))
+/* Sets every option from *from, one word at a time (the unit tests). */
+void ta_options_restore(const ta_options_t *from) TA_HIDDEN;
+/* Hardened mode (TARENA_HARDEN) as latched at boot: it changes the layout of
+ * blocks (canaries, guard pages), so it never changes while any exist.
+ * A mask of features; TARENA_HARDEN=1 turns on all of them, other values
+ * pick features by these bits (used to measure each one's cost). Any
+ * feature turns the thread caches off: every call is checked. */
+enum {
+    TA_HARDEN_CANARY = 2,      /* canary after slab and page-run blocks */
+    TA_HARDEN_GUARD = 4,       /* guard page after mapped blocks */
+    TA_HARDEN_JUNK = 8,        /* junk fill on malloc and free */
+    TA_HARDEN_QUARANTINE = 16, /* delayed reuse, checked for writes after free */
+    TA_HARDEN_RANDOM = 32,     /* random slot order in slabs */
+    TA_HARDEN_ALL = 62,
+};
+extern unsigned ta_hardened TA_HIDDEN;
+/* Bytes at the end of slab and page-run blocks taken by the canary. */
+#define TA_CANARY_SIZE 8u
+#define TA_CANARY_BYTES() ((ta_hardened & TA_HARDEN_CANARY) ? TA_CANARY_SIZE : 0u)
 
 /* Reads the environment once it is available; safe to call more than once. */
 void ta_options_init(void) TA_HIDDEN;

@@ -146,6 +146,16 @@ int ta_os_remap(void *addr, size_t old_size, size_t new_size, void *target)
     return p == MAP_FAILED ? ENOMEM : 0;
 }
 
+int ta_os_protect(void *addr, size_t size, bool accessible)
+{
+    if (os_injected_failure(TA_OS_MMAP))
+        return ENOMEM;
+    int saved = errno;
+    int rc = mprotect(addr, size, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) ? errno : 0;
+    errno = saved;
+    return rc;
+}
+
 int ta_os_purge(void *addr, size_t size, bool lazy)
 {
     if (os_injected_failure(TA_OS_MADVISE))

@@ -30,6 +30,9 @@ int ta_os_unmap(void *addr, size_t size) TA_HIDDEN;
 /* Resize a mapping. target NULL: in place only. Otherwise move it onto
  * target, a mapping of new_size bytes the caller made (and that is replaced). */
 int ta_os_remap(void *addr, size_t old_size, size_t new_size, void *target) TA_HIDDEN;
+/* Make pages inaccessible (guard pages) or accessible again. Counts as an
+ * mmap-class call for fault injection. */
+int ta_os_protect(void *addr, size_t size, bool accessible) TA_HIDDEN;
 /* Drop the pages' contents: with lazy false (MADV_DONTNEED) they read back
  * as zero; with lazy true (MADV_FREE) the kernel reclaims them when it needs
  * to, and the contents are undefined until written. */

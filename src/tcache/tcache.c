@@ -4,15 +4,13 @@
 #include "tcache_inline.h"
 #include "log.h"
 #include "options.h"
+#include "vg.h"
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/auxv.h>
-#include <sys/random.h>
 #include <urcu/urcu-bp.h>
 
 const ta_tcache_t ta_tcache_empty;
-uint64_t ta_free_key;
 TA_TLS ta_tcache_t *ta_tcache_tls = (ta_tcache_t *)&ta_tcache_empty;
 /* Set once the thread's cache was torn down: later calls (other TSD
  * destructors) go straight to the arenas instead of building a new cache. */
@@ -40,32 +38,18 @@ static unsigned generation;           /* atomic */
 static unsigned tcache_class_max(unsigned cls)
 {
     size_t size = ta_classes[cls].size;
-    /* Perturbation fills on every malloc/free: the slow path does it, so a
-     * perturbing process caches nothing. */
-    if (ta_opt.perturb || size > ta_opt.tcache_max)
+    /* Perturbation fills on every malloc/free, hardened mode checks every
+     * block: the slow path does that, so such a process caches nothing. */
+    if (TA_OPT(perturb) || ta_hardened || size > TA_OPT(tcache_max))
         return 0;
     size_t by_bytes = TA_MAX(TA_TCACHE_CLASS_BYTES / size, (size_t)2);
-    return (unsigned)TA_MIN((size_t)ta_opt.tcache_count, by_bytes);
+    return (unsigned)TA_MIN((size_t)TA_OPT(tcache_count), by_bytes);
 }
 
 static void tcache_exit(void *arg);
 
-static uint64_t free_key_new(void)
-{
-    uint64_t key = 0;
-    int saved = errno;
-    if (getrandom(&key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key) {
-        /* Early boot without entropy: the kernel's per-exec random bytes. */
-        const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
-        key = (r ? r[1] : 0) ^ (uint64_t)(uintptr_t)&key;
-    }
-    errno = saved;
-    return key ? key : 0x9e3779b97f4a7c15ull;
-}
-
 void ta_tcache_boot(void)
 {
-    ta_free_key = free_key_new();
     /* Early, so the key's index is small: glibc keeps keys below 32 in static
      * storage, and pthread_setspecific for larger ones calls calloc. */
     pthread_key_create(&exit_key, tcache_exit);
@@ -84,6 +68,7 @@ static ta_tcache_t *tcache_create(void)
     if (!s)
         return NULL;
     ta_tcache_t *tc = (ta_tcache_t *)s->start;
+    TA_VG_META_BEGIN(tc, bytes); /* valgrind: its stale block addresses hide no leak */
     memset(tc, 0, sizeof *tc);
     tc->mem_bytes = bytes;
     void **slot = (void **)(tc + 1);
@@ -134,7 +119,16 @@ static void tcache_flush_bin(ta_tcache_t *tc, unsigned cls, unsigned n)
     rearranging = true;
     ta_tbin_t *b = &tc->bins[cls];
     void **items = b->items;
-    unsigned left = n;
+    /* Decode in place; an entry that does not decode to a block of ours was
+     * overwritten: reported and dropped. (bin_put checks the rest.) */
+    unsigned left = 0;
+    for (unsigned i = 0; i < n; i++) {
+        void *p = ta_link_decode(b->items, items[i]);
+        if (TA_LIKELY(ta_link_plausible(p) && ta_pagemap_get((uintptr_t)p)))
+            items[left++] = p;
+        else
+            ta_log_misuse("free", "corrupted thread-cache entry", p);
+    }
     while (left) {
         /* Partition: blocks of the first block's arena to the front. */
         ta_arena_t *a = block_arena(items[0]);
@@ -154,7 +148,7 @@ static void tcache_flush_bin(ta_tcache_t *tc, unsigned cls, unsigned n)
         left -= same;
     }
     memmove(b->items, b->items + n, (b->count - n) * sizeof(void *));
-    b->count -= n;
+    TA_RELAXED_STORE(b->count, b->count - n);
     rearranging = false;
 }
 
@@ -218,10 +212,21 @@ void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls)
         rearranging = false;
         return NULL;
     }
-    b->count = got - 1;
+    for (unsigned i = 0; i + 1 < got; i++)
+        b->items[i] = ta_link_encode(b->items, b->items[i]);
+    TA_RELAXED_STORE(b->count, got - 1);
     rearranging = false;
-    b->nmalloc++;
+    TA_OWNER_ADD(b->nmalloc, 1);
     return ta_block_mark_live(b->items[got - 1]);
+}
+
+void *ta_tcache_corrupt(ta_tbin_t *b, void *p)
+{
+    /* Something overwrote the cache's stack (it lives in heap memory). Its
+     * other entries cannot be trusted either: they are dropped (leaked). */
+    TA_RELAXED_STORE(b->count, 0);
+    ta_log_misuse("malloc", "corrupted thread-cache entry", p);
+    return NULL;
 }
 
 void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p)
@@ -229,15 +234,16 @@ void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p)
     tcache_housekeeping(tc);
     ta_tbin_t *b = &tc->bins[cls];
     if (!b->max) {
-        b->nfree++;
+        TA_OWNER_ADD(b->nfree, 1);
         ta_arena_t *a = block_arena(p);
         ta_bin_free(a, cls, &p, 1, "free");
         return;
     }
     tc->active |= 1ull << cls;
     tcache_flush_bin(tc, cls, (b->count + 1) / 2);
-    b->nfree++;
-    b->items[b->count++] = p;
+    TA_OWNER_ADD(b->nfree, 1);
+    b->items[b->count] = ta_link_encode(b->items, p);
+    TA_RELAXED_STORE(b->count, b->count + 1);
 }
 
 void ta_tcache_flush_current(void)
@@ -255,22 +261,26 @@ void ta_tcache_options_changed(void)
         tcache_housekeeping(tc);
 }
 
+/* Reads another thread's counters while it runs: relaxed loads, each word
+ * at worst a few operations old (owners store them relaxed, see tcache.h). */
 static void totals_add(ta_tcache_totals_t *t, const ta_tcache_t *tc)
 {
     for (unsigned c = 0; c < TA_NCLASSES; c++) {
         const ta_tbin_t *b = &tc->bins[c];
-        uint64_t size = ta_classes[c].size;
-        t->nmalloc += b->nmalloc;
-        t->nfree += b->nfree;
-        t->bytes_malloc += b->nmalloc * size;
-        t->bytes_free += b->nfree * size;
-        t->cached_blocks += b->count;
-        t->cached_bytes += b->count * size;
+        uint64_t size = ta_classes[c].size - TA_CANARY_BYTES(); /* usable size */
+        uint64_t nmalloc = TA_RELAXED_LOAD(b->nmalloc), nfree = TA_RELAXED_LOAD(b->nfree);
+        uint64_t count = TA_RELAXED_LOAD(b->count);
+        t->nmalloc += nmalloc;
+        t->nfree += nfree;
+        t->bytes_malloc += nmalloc * size;
+        t->bytes_free += nfree * size;
+        t->cached_blocks += count;
+        t->cached_bytes += count * size;
     }
-    t->nmalloc += tc->big_nmalloc;
-    t->nfree += tc->big_nfree;
-    t->bytes_malloc += tc->big_bytes_malloc;
-    t->bytes_free += tc->big_bytes_free;
+    t->nmalloc += TA_RELAXED_LOAD(tc->big_nmalloc);
+    t->nfree += TA_RELAXED_LOAD(tc->big_nfree);
+    t->bytes_malloc += TA_RELAXED_LOAD(tc->big_bytes_malloc);
+    t->bytes_free += TA_RELAXED_LOAD(tc->big_bytes_free);
 }
 
 /* Retired records go back to the page heap only after an RCU grace period,
@@ -295,6 +305,7 @@ static void tcache_reclaim(void)
     while (batch) {
         ta_tcache_t *tc = batch;
         batch = tc->limbo_next;
+        TA_VG_META_END(tc, tc->mem_bytes);
         ta_pages_free(&ta_main_arena, ta_pagemap_get((uintptr_t)tc), "thread exit");
     }
 }
@@ -303,6 +314,7 @@ static void tcache_reclaim(void)
 static void tcache_exit(void *arg)
 {
     ta_tcache_t *tc = arg;
+    TA_VG_QUIET_BEGIN(); /* valgrind: the flush writes into freed blocks */
     thread_exiting = true;
     ta_tcache_tls = (ta_tcache_t *)&ta_tcache_empty;
     tcache_flush_all(tc);
@@ -326,6 +338,7 @@ static void tcache_exit(void *arg)
     ta_lock_release(&list_lock);
     ta_arena_unbind(tc->arena);
     tcache_reclaim();
+    TA_VG_QUIET_END();
 }
 
 void ta_tcache_totals(ta_tcache_totals_t *out)
@@ -395,4 +408,13 @@ void ta_tcache_postfork(bool child, bool interrupted)
         self->next = self->prev = NULL;
         live_caches = self;
     }
+}
+
+TA_EXPORT void **ta_test_tcache_slot(size_t size)
+{
+    ta_tcache_t *tc = ta_tcache_tls;
+    if (size > TA_SMALL_MAX || tc == &ta_tcache_empty)
+        return NULL;
+    ta_tbin_t *b = &tc->bins[ta_size2class(size)];
+    return b->count ? &b->items[b->count - 1] : NULL;
 }

@@ -1,17 +1,22 @@
 /* Thread caches: per thread, per size class, a LIFO stack of free blocks,
  * refilled from and flushed to the arenas in batches. The fast path (see
- * tcache_inline.h) is a TLS load and a pop or push: no lock, no atomic.
- * A thread starts on a const empty sentinel, so its first call misses and
+ * tcache_inline.h) is a TLS load and a pop or push: no lock, no atomic
+ * read-modify-write. A thread starts on a const empty sentinel, so its first call misses and
  * creates its cache on the slow path; no "initialised?" test anywhere. */
 #ifndef TA_TCACHE_H
 #define TA_TCACHE_H
 #include "arena.h"
 
+/* count, nmalloc, nfree and the big_* counters below are written by the
+ * owner thread only and read by stats walks in other threads: the owner
+ * stores them with TA_RELAXED_STORE / TA_OWNER_ADD (the same plain store as
+ * before on x86-64 and aarch64, no locked instruction), readers load them
+ * relaxed. */
 typedef struct ta_tbin {
-    uint32_t count;     /* owner thread only */
+    uint32_t count;     /* owner writes (relaxed); stats read */
     uint32_t max;       /* owner thread only; 0 on the sentinel and for uncached classes */
     void **items;       /* items[count - 1] is the most recently freed */
-    uint64_t nmalloc;   /* owner writes; stats read racily (monotonic counters) */
+    uint64_t nmalloc;   /* owner writes (relaxed); stats read (monotonic counters) */
     uint64_t nfree;
 } ta_tbin_t;
 
@@ -22,7 +27,7 @@ typedef struct ta_tcache {
      * inside urcu-bp read sections (next is published with release). */
     struct ta_tcache *next, *prev;
     struct ta_tcache *limbo_next;  /* list lock: retired, awaiting a grace period */
-    uint64_t big_nmalloc, big_nfree;             /* owner: blocks above the small classes */
+    uint64_t big_nmalloc, big_nfree;             /* owner (relaxed): blocks above the small classes */
     uint64_t big_bytes_malloc, big_bytes_free;
     uint64_t active;              /* owner: bins refilled since the GC last looked
                                    * (also decides whether other arenas' blocks are kept) */
@@ -41,6 +46,9 @@ ta_arena_t *ta_tcache_arena(ta_tcache_t *tc) TA_HIDDEN;
 /* Slow paths: bin empty (returns a block or NULL) / bin full. */
 void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) TA_HIDDEN;
 void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p) TA_HIDDEN;
+/* A popped entry failed its check (safe-linking): reports it, drops the bin
+ * and returns NULL so that the caller takes the slow path. */
+void *ta_tcache_corrupt(ta_tbin_t *b, void *p) TA_HIDDEN;
 /* Empties the calling thread's cache (mallopt, malloc_trim) and re-reads
  * the cache options. */
 void ta_tcache_flush_current(void) TA_HIDDEN;

@@ -2,35 +2,8 @@
  * a pop or push. Everything else tail-calls a slow path. */
 #ifndef TA_TCACHE_INLINE_H
 #define TA_TCACHE_INLINE_H
+#include "secret.h"
 #include "tcache.h"
-
-/* A per-process random key, mixed with the block's address and its slab's
- * generation, stored in the second word of every free slab block and
- * cleared when the block is handed out: free() of a block that carries it
- * is a double free. The mixing matters: uninitialised memory can hold a
- * stale key, and realloc copies whatever was there. The address makes a
- * key moved elsewhere invalid; the generation (new for every slab) makes a
- * key left by an earlier slab at the same address invalid, so a stale key
- * copied away and back again cannot make a live block look free. */
-extern uint64_t ta_free_key TA_HIDDEN;
-
-static TA_ALWAYS_INLINE uint64_t ta_block_key(const ta_span_t *s, const void *p)
-{
-    return ta_free_key ^ (uint64_t)(uintptr_t)p ^ ((uint64_t)s->gen * 0x9e3779b97f4a7c15ull);
-}
-static TA_ALWAYS_INLINE bool ta_block_marked_free(const ta_span_t *s, const void *p)
-{
-    return ((const uint64_t *)p)[1] == ta_block_key(s, p);
-}
-static TA_ALWAYS_INLINE void ta_block_mark_free(const ta_span_t *s, void *p)
-{
-    ((uint64_t *)p)[1] = ta_block_key(s, p);
-}
-static TA_ALWAYS_INLINE void *ta_block_mark_live(void *p)
-{
-    ((uint64_t *)p)[1] = 0;
-    return p;
-}
 
 /* NULL when the request must take the slow path. */
 static TA_ALWAYS_INLINE void *ta_tcache_pop(size_t size)
@@ -39,10 +12,18 @@ static TA_ALWAYS_INLINE void *ta_tcache_pop(size_t size)
         return NULL;
     ta_tcache_t *tc = ta_tcache_tls;
     ta_tbin_t *b = &tc->bins[ta_size2class(size)];
-    if (TA_UNLIKELY(!b->count))
+    uint32_t n = b->count;
+    if (TA_UNLIKELY(!n))
         return NULL;
-    b->nmalloc++;
-    return ta_block_mark_live(b->items[--b->count]);
+    void *p = ta_link_decode(b->items, b->items[--n]);
+    /* count, nmalloc and nfree are read by stats walks in other threads:
+     * relaxed stores (plain movs, no read-modify-write; see tcache.h), last
+     * because gcc reloads memory values after any atomic. */
+    TA_RELAXED_STORE(b->count, n);
+    if (TA_UNLIKELY(!ta_link_plausible(p)))
+        return ta_tcache_corrupt(b, p);
+    TA_OWNER_ADD(b->nmalloc, 1);
+    return ta_block_mark_live(p);
 }
 
 /* Whether this thread's cache should keep a block of class cls from arena
@@ -64,10 +45,12 @@ static TA_ALWAYS_INLINE bool ta_tcache_push(const struct ta_arena *a, unsigned c
     ta_tbin_t *b = &tc->bins[cls];
     if (TA_UNLIKELY(!ta_tcache_wants(tc, a, cls)))
         return false;
-    if (TA_UNLIKELY(b->count >= b->max))
+    uint32_t n = b->count;
+    if (TA_UNLIKELY(n >= b->max))
         return false;
-    b->nfree++;
-    b->items[b->count++] = p;
+    TA_OWNER_ADD(b->nfree, 1);
+    b->items[n] = ta_link_encode(b->items, p);
+    TA_RELAXED_STORE(b->count, n + 1);
     return true;
 }
 #endif

@@ -5,6 +5,7 @@
 #include "trim.h"
 #include "options.h"
 #include "os.h"
+#include "vg.h"
 #include <pthread.h>
 #include <time.h>
 
@@ -18,7 +19,7 @@ static int trim_state; /* atomic: 0 none, 1 started */
 
 static uint32_t effective_decay(unsigned pressure, bool *urgent)
 {
-    uint32_t decay = (uint32_t)ta_opt.decay_ms;
+    uint32_t decay = (uint32_t)TA_OPT(decay_ms);
     *urgent = pressure >= 900;
     if (pressure > 500 && !*urgent)
         decay = (uint32_t)((uint64_t)decay * (900 - pressure) / 400);
@@ -50,7 +51,10 @@ static void *trim_main(void *arg)
     (void)arg;
     for (;;) {
         __atomic_store_n(&ta_arena_trimmer_idle, false, __ATOMIC_RELAXED);
+        /* valgrind: a pass reads and writes freed blocks (remote-free links). */
+        TA_VG_QUIET_BEGIN();
         uint32_t due_in = trim_pass();
+        TA_VG_QUIET_END();
         pthread_mutex_lock(&trim_mutex);
         if (!trim_wake && due_in) {
             if (due_in == UINT32_MAX) {
@@ -59,7 +63,7 @@ static void *trim_main(void *arg)
                  * look once more after saying we are idle. */
                 __atomic_store_n(&ta_arena_trimmer_idle, true, __ATOMIC_SEQ_CST);
                 if (trim_any_dirty())
-                    due_in = (uint32_t)TA_MAX(ta_opt.decay_ms, (uint64_t)5);
+                    due_in = (uint32_t)TA_MAX(TA_OPT(decay_ms), (uint64_t)5);
             }
             if (due_in == UINT32_MAX) {
                 pthread_cond_wait(&trim_cond, &trim_mutex);
@@ -91,7 +95,7 @@ void ta_trim_kick_slow(void)
 {
     if (!__atomic_exchange_n(&ta_arena_release_pending, false, __ATOMIC_ACQ_REL))
         return;
-    if (!ta_opt.background_trim)
+    if (!TA_OPT(background_trim))
         return;
     int expected = 0;
     if (__atomic_compare_exchange_n(&trim_state, &expected, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {

@@ -3,6 +3,7 @@
 #include "ta_test.h"
 #include <CUnit/Basic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TA_MAX_SUITES 64
@@ -19,6 +20,21 @@ void ta_test_register(const char *name, ta_suite_fill_fn fill)
         suites[nsuites].fill = fill;
         nsuites++;
     }
+}
+
+/* TA_TEST_SKIP="test_a test_b": those tests are left inactive (listed as
+ * such, not failed). tests/valgrind uses it for the few tests that cannot
+ * work under valgrind, each with its reason. */
+static void skip_listed(CU_pSuite s)
+{
+    const char *list = getenv("TA_TEST_SKIP");
+    char name[128];
+    for (int n = 0; list && sscanf(list, " %127s%n", name, &n) == 1; list += n) {
+        CU_pTest t = CU_get_test(s, name);
+        if (t)
+            CU_set_test_active(t, CU_FALSE);
+    }
+    CU_set_fail_on_inactive(CU_FALSE);
 }
 
 int main(int argc, char **argv)
@@ -38,6 +54,7 @@ int main(int argc, char **argv)
         if (!s)
             return 2;
         suites[i].fill(s);
+        skip_listed(s);
         matched++;
     }
     if (!matched) {

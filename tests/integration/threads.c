@@ -326,9 +326,10 @@ static void *churn(void *arg)
     while (!atomic_load_explicit(&churn_stop, memory_order_relaxed)) {
         size_t k = it_range(&r, 0, 31);
         free(keep[k]);
-        keep[k] = malloc(it_logsize(&r, 512 * IT_KIB));
+        size_t n = it_logsize(&r, 512 * IT_KIB);
+        keep[k] = malloc(n);
         if (keep[k])
-            memset(keep[k], 0x77, 16);
+            memset(keep[k], 0x77, n < 16 ? n : 16);
     }
     for (int k = 0; k < 32; k++)
         free(keep[k]);

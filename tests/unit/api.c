@@ -121,9 +121,9 @@ static void test_malloc_too_big(void)
 /* Page runs only (no own mappings, no trim) for the in-place tests. */
 static void blocks_only(void)
 {
-    ta_opt.mmap_threshold = 32 * U_MIB;
-    ta_opt.trim_threshold = SIZE_MAX;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(mmap_threshold, 32 * U_MIB);
+    TA_OPT_SET(trim_threshold, SIZE_MAX);
+    TA_OPT_SET(thresholds_fixed, true);
 }
 
 static int span_state(void *p)
@@ -255,7 +255,7 @@ static void test_calloc_zeroes(void)
 {
     make_sizes();
     blocks_only();
-    ta_opt.mmap_threshold = 256 * U_KIB;
+    TA_OPT_SET(mmap_threshold, 256 * U_KIB);
     unsigned dirty = 0;
     for (unsigned i = 0; i < nsizes; i += (sizes[i] < 4096 ? 7 : 1)) {
         size_t s = sizes[i];
@@ -282,8 +282,8 @@ static void test_calloc_zeroes(void)
 static void test_owns(void)
 {
     int local;
-    ta_opt.mmap_threshold = 128 * U_KIB;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(mmap_threshold, 128 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, true);
     char *small = ta_malloc(24), *block = ta_malloc(64 * U_KIB), *map = ta_malloc(512 * U_KIB);
     CU_ASSERT_FATAL(small && block && map);
     CU_ASSERT(ta_owns(small));
@@ -344,8 +344,8 @@ static void test_double_free_small_not_silent(void)
 
 static void test_aligned(void)
 {
-    ta_opt.mmap_threshold = 128 * U_KIB;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(mmap_threshold, 128 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, true);
     const size_t sz[] = {1, 24, 100, 4000, 5000, 40000, 300 * U_KIB};
     for (size_t al = sizeof(void *); al <= U_MIB; al <<= 1) {
         for (unsigned i = 0; i < sizeof sz / sizeof sz[0]; i++) {
@@ -388,9 +388,9 @@ static void test_aligned(void)
 /* free preserves errno (a must), whatever kind of block it returns. */
 static void test_free_keeps_errno(void)
 {
-    ta_opt.mmap_threshold = 128 * U_KIB;
-    ta_opt.trim_threshold = 64 * U_KIB;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(mmap_threshold, 128 * U_KIB);
+    TA_OPT_SET(trim_threshold, 64 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, true);
     const size_t sz[] = {8, 3000, 64 * U_KIB, 600 * U_KIB, 2 * U_MIB};
     for (unsigned i = 0; i < sizeof sz / sizeof sz[0]; i++) {
         void *p = ta_malloc(sz[i]);
@@ -400,7 +400,7 @@ static void test_free_keeps_errno(void)
         CU_ASSERT_EQUAL(errno, 4242);
     }
     /* A large page-run block on top of the break: its free trims. */
-    ta_opt.mmap_threshold = 32 * U_MIB;
+    TA_OPT_SET(mmap_threshold, 32 * U_MIB);
     void *p = ta_malloc(4 * U_MIB);
     errno = 4343;
     ta_free(p);

@@ -170,12 +170,12 @@ static ta_span_t *top_run(ta_arena_t *a)
 
 static void test_top_trim(void)
 {
-    ta_opt.background_trim = 0; /* glibc's synchronous trim inside free */
+    TA_OPT_SET(background_trim, 0); /* glibc's synchronous trim inside free */
     u_boot();
     ta_arena_t *a = &ta_main_arena;
-    ta_opt.trim_threshold = 128 * U_KIB;
-    ta_opt.top_pad = 64 * U_KIB;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(trim_threshold, 128 * U_KIB);
+    TA_OPT_SET(top_pad, 64 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, true);
     ta_arena_trim(a, 0, false); /* start from a small top (if the break is ours) */
 
     size_t np = pages_forcing_growth(a);
@@ -205,12 +205,12 @@ static void test_top_trim(void)
 
 static void test_top_trim_foreign_sbrk(void)
 {
-    ta_opt.background_trim = 0; /* glibc's synchronous trim inside free */
+    TA_OPT_SET(background_trim, 0); /* glibc's synchronous trim inside free */
     u_boot();
     ta_arena_t *a = &ta_main_arena;
-    ta_opt.trim_threshold = 128 * U_KIB;
-    ta_opt.top_pad = 64 * U_KIB;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(trim_threshold, 128 * U_KIB);
+    TA_OPT_SET(top_pad, 64 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, true);
 
     size_t np = pages_forcing_growth(a);
     ta_span_t *s = ta_pages_alloc(a, np, 0, TA_SPAN_BLOCK);
@@ -270,9 +270,9 @@ static void test_trim_huge_pad(void)
 {
     u_boot();
     ta_arena_t *a = &ta_main_arena;
-    ta_opt.trim_threshold = SIZE_MAX; /* no trim on free */
-    ta_opt.top_pad = 0;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(trim_threshold, SIZE_MAX); /* no trim on free */
+    TA_OPT_SET(top_pad, 0);
+    TA_OPT_SET(thresholds_fixed, true);
     size_t np = pages_forcing_growth(a);
     ta_span_t *s = ta_pages_alloc(a, np, 0, TA_SPAN_BLOCK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -295,9 +295,9 @@ static void test_trim_huge_pad(void)
 static void test_mmap_threshold(void)
 {
     u_boot();
-    ta_opt.mmap_threshold = 128 * U_KIB;
-    ta_opt.trim_threshold = 128 * U_KIB;
-    ta_opt.thresholds_fixed = false;
+    TA_OPT_SET(mmap_threshold, 128 * U_KIB);
+    TA_OPT_SET(trim_threshold, 128 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, false);
     ta_span_t *s;
 
     void *p = ta_malloc(200 * U_KIB);
@@ -352,9 +352,9 @@ static void test_mmap_threshold(void)
 static void test_mmap_threshold_fixed(void)
 {
     u_boot();
-    ta_opt.mmap_threshold = 128 * U_KIB;
-    ta_opt.trim_threshold = 128 * U_KIB;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(mmap_threshold, 128 * U_KIB);
+    TA_OPT_SET(trim_threshold, 128 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, true);
     void *r = ta_malloc(1 * U_MIB);
     ta_span_t *s;
     CU_ASSERT_EQUAL_FATAL(ta_lookup(r, &s), TA_LOOKUP_OK);
@@ -493,8 +493,8 @@ static void test_lookup_verdicts(void)
     CU_ASSERT_EQUAL(ta_lookup(bp, &s), TA_LOOKUP_FREED);
 
     /* Mapped blocks. */
-    ta_opt.mmap_threshold = 128 * U_KIB;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(mmap_threshold, 128 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, true);
     char *m = ta_malloc(300 * U_KIB);
     CU_ASSERT_EQUAL_FATAL(ta_lookup(m, &s), TA_LOOKUP_OK);
     CU_ASSERT_EQUAL(s->state, TA_SPAN_MMAP);

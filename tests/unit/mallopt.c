@@ -13,7 +13,7 @@ static int state_of(void *p)
 static void test_mmap_threshold_values(void)
 {
     u_boot();
-    ta_opt.thresholds_fixed = false;
+    TA_OPT_SET(thresholds_fixed, false);
     CU_ASSERT_EQUAL(ta_mallopt(M_MMAP_THRESHOLD, 256 * 1024), 1);
     CU_ASSERT_EQUAL(ta_opt.mmap_threshold, 256 * U_KIB);
     CU_ASSERT(ta_opt.thresholds_fixed);
@@ -89,9 +89,9 @@ static size_t pages_forcing_growth(void)
 
 static void test_trim_threshold(void)
 {
-    ta_opt.background_trim = 0; /* glibc's synchronous trim inside free */
+    TA_OPT_SET(background_trim, 0); /* glibc's synchronous trim inside free */
     u_boot();
-    ta_opt.thresholds_fixed = false;
+    TA_OPT_SET(thresholds_fixed, false);
     CU_ASSERT_EQUAL(ta_mallopt(M_TRIM_THRESHOLD, 1024 * 1024), 1);
     CU_ASSERT_EQUAL(ta_opt.trim_threshold, U_MIB);
     CU_ASSERT(ta_opt.thresholds_fixed);
@@ -122,9 +122,9 @@ static void test_trim_threshold(void)
 
 static void test_top_pad(void)
 {
-    ta_opt.background_trim = 0; /* glibc's synchronous trim inside free */
+    TA_OPT_SET(background_trim, 0); /* glibc's synchronous trim inside free */
     u_boot();
-    ta_opt.thresholds_fixed = false;
+    TA_OPT_SET(thresholds_fixed, false);
     CU_ASSERT_EQUAL(ta_mallopt(M_TOP_PAD, 256 * 1024), 1);
     CU_ASSERT_EQUAL(ta_opt.top_pad, 256 * U_KIB);
     CU_ASSERT(ta_opt.thresholds_fixed);
@@ -170,7 +170,7 @@ static void test_top_pad_huge(void)
     ta_free(p);
     CU_ASSERT_EQUAL((uintptr_t)sbrk(0), b1);
     /* Give the (up to 1 GiB of) padding back with the default options. */
-    ta_opt = unit_default_opt;
+    ta_options_restore(&unit_default_opt);
     ta_arena_trim(a, ta_opt.top_pad, false);
 }
 
@@ -179,8 +179,8 @@ static void test_perturb(void)
     CU_ASSERT_EQUAL(ta_mallopt(M_PERTURB, 0x5a), 1);
     CU_ASSERT_EQUAL(ta_opt.perturb, 0x5a);
     CU_ASSERT(!ta_opt.thresholds_fixed || unit_default_opt.thresholds_fixed);
-    ta_opt.mmap_threshold = 32 * U_MIB;
-    ta_opt.trim_threshold = SIZE_MAX; /* freed pages stay readable */
+    TA_OPT_SET(mmap_threshold, 32 * U_MIB);
+    TA_OPT_SET(trim_threshold, SIZE_MAX); /* freed pages stay readable */
 
     /* New blocks are filled with ~byte, over the requested size. */
     unsigned char *keep = ta_malloc(100);

@@ -52,8 +52,8 @@ static void test_counts_conserve(void)
 {
     enum { N = 600 };
     static void *p[N];
-    ta_opt.mmap_threshold = 128 * U_KIB;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(mmap_threshold, 128 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, true);
     ta_stats_t s0 = stats_now();
     uint64_t mapped = 0;
     for (int i = 0; i < N; i++) {
@@ -112,8 +112,8 @@ static void check_mallinfo2(void)
 
 static void test_mallinfo2_balance(void)
 {
-    ta_opt.mmap_threshold = 128 * U_KIB;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(mmap_threshold, 128 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, true);
     check_mallinfo2();
     enum { N = 300 };
     static void *p[N];
@@ -158,8 +158,8 @@ static uint64_t max_slab_tail(void)
  * allocated/freed byte counters, for any size. */
 static void test_in_use_exact(void)
 {
-    ta_opt.mmap_threshold = 256 * U_KIB;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(mmap_threshold, 256 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, true);
     size_t sizes[64];
     unsigned ns = 0;
     for (unsigned c = 0; c < TA_NCLASSES; c++) {
@@ -211,8 +211,8 @@ static void test_in_use_exact(void)
  * housekeeping) on the way. */
 static void test_in_use_approx(void)
 {
-    ta_opt.mmap_threshold = 128 * U_KIB;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(mmap_threshold, 128 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, true);
     enum { N = 800 };
     static void *p[N];
     static uintptr_t slabs[N];
@@ -250,8 +250,8 @@ static void test_in_use_approx(void)
 
 static void test_hblks(void)
 {
-    ta_opt.mmap_threshold = 128 * U_KIB;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(mmap_threshold, 128 * U_KIB);
+    TA_OPT_SET(thresholds_fixed, true);
     struct mallinfo2 m0 = ta_mallinfo2();
     const size_t sz[3] = {200 * U_KIB, U_MIB, 3 * U_MIB + 5};
     void *p[3];
@@ -288,10 +288,10 @@ static void test_hblks(void)
 /* Trimming moves bytes out of the heap figures and into trimmed_bytes. */
 static void test_trim_accounting(void)
 {
-    ta_opt.mmap_threshold = 32 * U_MIB;
-    ta_opt.trim_threshold = SIZE_MAX;
-    ta_opt.top_pad = 0;
-    ta_opt.thresholds_fixed = true;
+    TA_OPT_SET(mmap_threshold, 32 * U_MIB);
+    TA_OPT_SET(trim_threshold, SIZE_MAX);
+    TA_OPT_SET(top_pad, 0);
+    TA_OPT_SET(thresholds_fixed, true);
     /* Start from an empty thread cache (malloc_trim flushes the caller's). */
     ta_malloc_trim(0);
     CU_ASSERT_EQUAL(stats_now().cached_bytes, 0);

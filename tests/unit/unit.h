@@ -36,7 +36,8 @@ static void unit_setup(void)
 static void unit_teardown(void)
 {
     ta_test_os_fail(0, 0, 0);
-    ta_opt = unit_default_opt;
+    /* Word by word, atomically: the trimmer thread may be reading them. */
+    ta_options_restore(&unit_default_opt);
 }
 
 /* Inside TA_SUITE: every test of the suite runs between setup and teardown. */
