@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # scripts/test-all.sh: the one command that checks a tarena checkout, from a
 # clean clone: installs missing packages (setup-deps.sh), configures a Release
-# build in build-test/, builds everything and runs every ctest test.
+# build in build-test/, builds everything and runs every ctest test; a full
+# run (no arguments) then runs the sanitizer builds and the memcheck check.
 # Usage: scripts/test-all.sh [ctest args...]   e.g. scripts/test-all.sh -R preload
-# Environment: BUILD_DIR (default build-test), TEST_JOBS (ctest -j, default 2).
+# Environment: BUILD_DIR (default build-test), TEST_JOBS (ctest -j, default 2),
+# SANITIZERS=0 / VALGRIND=0 skip those steps.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
 
 scripts/setup-deps.sh
 
@@ -18,8 +21,7 @@ cmake --build "$build" -j "$jobs"
 
 # Two tests at a time: the preload tests each run two-threaded programs, and
 # tests that count on threads making progress should not starve.
-cd "$build"
-ctest --output-on-failure --no-tests=error -j "${TEST_JOBS:-2}" "$@"
+(cd "$build" && ctest --output-on-failure --no-tests=error -j "${TEST_JOBS:-2}" "$@")
 
 # ---- Extra step (issue 6, hardening): sanitizers and a short fuzz run ------
 # Only on a full run (no ctest arguments given); SANITIZERS=0 skips it.
@@ -34,7 +36,7 @@ ctest --output-on-failure --no-tests=error -j "${TEST_JOBS:-2}" "$@"
 # About 4 minutes on 2 cores (measured: asan-tests 1 min, ubsan 1-1.5 min,
 # tsan 1 min, with cold builds).
 if [ $# -eq 0 ] && [ "${SANITIZERS:-1}" != 0 ]; then
-    cd "$OLDPWD"   # back to the checkout (the ctest step ran in the build dir)
+    cd "$root"
     scripts/sanitizers.sh asan-tests
     scripts/sanitizers.sh ubsan
     scripts/sanitizers.sh tsan 8
@@ -48,6 +50,6 @@ fi
 # check that the annotations still match what the allocator does. About 40 s
 # on 2 cores with a cold build (measured).
 if [ $# -eq 0 ] && [ "${VALGRIND:-1}" != 0 ]; then
-    [ -x scripts/valgrind-check.sh ] || cd "$OLDPWD" # still in the build dir (SANITIZERS=0)
+    cd "$root"
     scripts/valgrind-check.sh
 fi

@@ -55,14 +55,8 @@ static void report(const char *what, const it_child_t *c)
 static size_t vm_data_bytes(void)
 {
     char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (!it_read_text("/proc/self/status", buf, sizeof buf))
         return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
     char *s = strstr(buf, "VmData:");
     return s ? (size_t)strtoull(s + 7, NULL, 10) * 1024 : 0;
 }

@@ -107,16 +107,11 @@ static ptrdiff_t pat_check(const unsigned char *p, size_t n, size_t m, uint64_t 
 
 /* ---- the workload ---- */
 
-typedef struct {
-    unsigned char *p;
-    size_t n;
-    uint64_t id;
-} blk_t;
 
 typedef struct {
     const char *who;
     it_rng_t r;
-    blk_t b[NSLOT];
+    it_blk_t b[NSLOT];
     uint64_t next_id;
 } wl_t;
 
@@ -147,7 +142,7 @@ static void check_errno_kept(wl_t *w, const char *call, size_t n)
 }
 
 /* Stores a new block (or notes the failure) after an allocation call. */
-static void took(wl_t *w, blk_t *b, void *p, size_t n, const char *call, int zeroed, size_t align)
+static void took(wl_t *w, it_blk_t *b, void *p, size_t n, const char *call, int zeroed, size_t align)
 {
     out->ops++;
     if (!p) {
@@ -167,7 +162,7 @@ static void took(wl_t *w, blk_t *b, void *p, size_t n, const char *call, int zer
     pat_fill(b->p, b->n, b->id);
 }
 
-static void drop(wl_t *w, blk_t *b)
+static void drop(wl_t *w, it_blk_t *b)
 {
     ptrdiff_t bad = pat_check(b->p, b->n, b->n, b->id);
     if (bad >= 0)
@@ -180,7 +175,7 @@ static void drop(wl_t *w, blk_t *b)
     b->p = NULL;
 }
 
-static void do_alloc(wl_t *w, blk_t *b)
+static void do_alloc(wl_t *w, it_blk_t *b)
 {
     static const size_t aligns[] = {32, 256, 4096, 65536};
     unsigned k = (unsigned)it_range(&w->r, 0, 19);
@@ -217,7 +212,7 @@ static void do_alloc(wl_t *w, blk_t *b)
 
 /* Grow, shrink or move a block to another home; the old one must survive a
  * failure untouched. */
-static void do_realloc(wl_t *w, blk_t *b)
+static void do_realloc(wl_t *w, it_blk_t *b)
 {
     unsigned k = (unsigned)it_range(&w->r, 0, 5);
     size_t n;
@@ -265,7 +260,7 @@ static void do_trim(wl_t *w)
 static void workload_steps(wl_t *w)
 {
     for (int s = 0; s < STEPS; s++) {
-        blk_t *b = &w->b[it_range(&w->r, 0, NSLOT - 1)];
+        it_blk_t *b = &w->b[it_range(&w->r, 0, NSLOT - 1)];
         if (s % 40 == 39)
             do_trim(w);
         if (!b->p)

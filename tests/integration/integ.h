@@ -55,6 +55,10 @@ ptrdiff_t it_check_byte(const void *p, size_t n, unsigned char b);
 
 size_t it_page(void);
 int it_is_aligned(const void *p, size_t align);
+/* Reads a small file (e.g. under /proc) into buf, NUL-terminated; 1 on
+ * success. open/read rather than stdio: callers run where a FILE buffer
+ * could not be allocated (out of memory). */
+int it_read_text(const char *path, char *buf, size_t size);
 /* From /proc/self/statm: total mapped bytes and resident bytes. */
 size_t it_vm_bytes(void);
 size_t it_rss_bytes(void);

@@ -102,19 +102,24 @@ int it_is_aligned(const void *p, size_t align)
     return ((uintptr_t)p & (align - 1)) == 0;
 }
 
-/* Read with open/read rather than stdio: the OOM tests call this where a
- * FILE buffer could not be allocated. */
-static size_t statm_field(int idx)
+int it_read_text(const char *path, char *buf, size_t size)
 {
-    char buf[256];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+    ssize_t n = read(fd, buf, size - 1);
     close(fd);
     if (n <= 0)
         return 0;
     buf[n] = 0;
+    return 1;
+}
+
+static size_t statm_field(int idx)
+{
+    char buf[256];
+    if (!it_read_text("/proc/self/statm", buf, sizeof buf))
+        return 0;
     char *s = buf;
     for (int i = 0; i < idx; i++) {
         s = strchr(s, ' ');
