@@ -9,7 +9,9 @@ that one cancels load that changed between rounds).
 --cpu: CPU time per operation instead of real time (time_per_op scaled by
 cpu_time / real_time), which a loaded machine distorts less: a benchmark
 thread that waits for a CPU accrues real time but no CPU time. For
-single-threaded cases only."""
+single-threaded cases only: --cpu leaves out the threads:N>1 cases, and the
+geometric means are over the threads:1 cases (a multi-threaded case on a
+loaded machine is mostly scheduling)."""
 import json
 import math
 import re
@@ -54,6 +56,9 @@ def main():
         rounds[label] = [load(p) for p in files.split(",")]
     base = labels[0]
     cases = list(rounds[base][0])
+    single = lambda c: not re.search(r"threads:([2-9]|[1-9][0-9]+)$", c)
+    if CPU:
+        cases = [c for c in cases if single(c)]
     print("| case | " + " | ".join("%s %s ns/op" % (l, "CPU" if CPU else "real") for l in labels) + " | "
           + " | ".join("%s / %s (of medians; per-round median [min–max])" % (l, base) for l in labels[1:]) + " |")
     print("|---|" + "---|" * (2 * len(labels) - 1))
@@ -71,12 +76,13 @@ def main():
                 cells.append("-")
                 continue
             r = med[l] / med[base]
-            gm[l][0].append(r)
-            gm[l][1].append(statistics.median(per))
+            if single(c):
+                gm[l][0].append(r)
+                gm[l][1].append(statistics.median(per))
             cells.append("**%.3f×**; %.3f× [%.3f–%.3f]" % (r, statistics.median(per), min(per), max(per)))
         print("| %s | %s |" % (re.sub(r"/real_time", "", c), " | ".join(cells)))
-    if len(cases) > 1:
-        print("| **geometric mean** | " + " | ".join("" for _ in labels) + " | " + " | ".join(
+    if sum(map(single, cases)) > 1:
+        print("| **geometric mean, threads:1 cases** | " + " | ".join("" for _ in labels) + " | " + " | ".join(
             "**%.3f×**; %.3f×" % (geomean(gm[l][0]), geomean(gm[l][1])) for l in labels[1:]) + " |")
 
 

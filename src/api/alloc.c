@@ -213,15 +213,16 @@ static void release_block(ta_span_t *s, void *p, const char *func)
 static void free_block_hardened(ta_span_t *s, void *p, const char *func)
 {
     count_event(ta_tcache_get(), s->state == TA_SPAN_SLAB ? s->sclass : TA_NCLASSES, ta_block_usable(s), false);
-    p = ta_harden_free(&s, p, func);
-    if (!p)
-        return;
-    if (s->state == TA_SPAN_SLAB)
-        ta_bin_free(s->arena, s->sclass, &p, 1, func);
-    else if (s->state == TA_SPAN_BLOCK)
-        ta_pages_free(s->arena, s, func);
-    else
-        ta_large_free(s, func);
+    /* One free may push several blocks out of the quarantine (a large one
+     * in, small ones out): each goes back to its arena or the OS. */
+    for (p = ta_harden_free(&s, p, func); p; p = ta_harden_next(&s, func)) {
+        if (s->state == TA_SPAN_SLAB)
+            ta_bin_free(s->arena, s->sclass, &p, 1, func);
+        else if (s->state == TA_SPAN_BLOCK)
+            ta_pages_free(s->arena, s, func);
+        else
+            ta_large_free(s, func);
+    }
 }
 
 /* Frees a block that ta_lookup_live validated. */

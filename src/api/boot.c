@@ -4,6 +4,7 @@
  * on the first call) and installs the fork handlers. */
 #define _GNU_SOURCE
 #include "api.h"
+#include "log.h"
 #include <pthread.h>
 #include <sys/single_threaded.h>
 
@@ -85,5 +86,9 @@ __attribute__((constructor(101))) static void ta_boot_constructor(void)
 {
     ta_boot();
     ta_options_init();
+    /* The first allocation came before the environment could be read (it
+     * is latched then): say so rather than run unhardened silently. */
+    if (TA_OPT(harden) && !ta_hardened)
+        ta_log_warn("TARENA_HARDEN ignored", "the environment was not readable at the first allocation");
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

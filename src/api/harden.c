@@ -31,7 +31,8 @@ typedef struct q_stripe {
 } q_stripe_t;
 
 static q_stripe_t stripes[TA_QUARANTINE_STRIPES];
-static unsigned next_stripe;
+/* The stripe this thread last put a block in (ta_harden_next drains it). */
+static TA_TLS q_stripe_t *last_stripe;
 
 void ta_harden_boot(void)
 {
@@ -88,33 +89,46 @@ unsigned ta_harden_junk(void)
     return perturb ? (unsigned)perturb : ta_hardened & TA_HARDEN_JUNK ? TA_JUNK_BYTE : 0;
 }
 
-static q_stripe_t *my_stripe(void)
+/* Each thread goes round the stripes, one free after the other: a single
+ * thread's frees use the whole budget and keep every stripe moving (picking
+ * by address would let a malloc/free loop cycle inside one stripe while a
+ * block sits in another forever), and threads freeing at once mostly meet
+ * different locks. */
+static q_stripe_t *next_stripe(void)
 {
-    /* Threads spread over the stripes in the order they first free. */
-    static TA_TLS unsigned mine;
-    if (!mine)
-        mine = __atomic_add_fetch(&next_stripe, 1, __ATOMIC_RELAXED) % TA_QUARANTINE_STRIPES + 1;
-    return &stripes[mine - 1];
+    static TA_TLS unsigned turn;
+    return &stripes[turn++ % TA_QUARANTINE_STRIPES];
 }
 
-/* Adds e; returns in *out the entry that leaves (out->p NULL if none). */
-static void quarantine_swap(q_stripe_t *q, q_entry_t e, q_entry_t *out)
+static size_t per_stripe_bytes(void)
 {
-    size_t per_stripe = TA_OPT(quarantine_bytes) / TA_QUARANTINE_STRIPES;
+    return TA_OPT(quarantine_bytes) / TA_QUARANTINE_STRIPES;
+}
+
+/* Adds *e (when not NULL; it fits a stripe) to q; returns in *out the oldest
+ * entry if the ring is full or q is over its byte budget (out->p NULL if
+ * not). One entry per call: the caller calls again, with e NULL, until q is
+ * within its budget (an insert of a large block may need several). */
+static void quarantine_swap(q_stripe_t *q, const q_entry_t *e, q_entry_t *out)
+{
     out->p = NULL;
     ta_lock_acquire(&q->lock);
-    if (q->count && (q->count == TA_QUARANTINE_SLOTS || q->bytes + e.usable > per_stripe)) {
+    if (e && q->count == TA_QUARANTINE_SLOTS) {
         *out = q->ring[q->head];
         q->head = (q->head + 1) % TA_QUARANTINE_SLOTS;
         q->count--;
         q->bytes -= out->usable;
     }
-    if (e.usable <= per_stripe) {
-        q->ring[(q->head + q->count) % TA_QUARANTINE_SLOTS] = e;
+    if (e) {
+        q->ring[(q->head + q->count) % TA_QUARANTINE_SLOTS] = *e;
         q->count++;
-        q->bytes += e.usable;
-    } else if (!out->p) {
-        *out = e; /* too big for the quarantine: straight through */
+        q->bytes += e->usable;
+    }
+    if (!out->p && q->count && q->bytes > per_stripe_bytes()) {
+        *out = q->ring[q->head];
+        q->head = (q->head + 1) % TA_QUARANTINE_SLOTS;
+        q->count--;
+        q->bytes -= out->usable;
     }
     ta_lock_release(&q->lock);
 }
@@ -124,8 +138,12 @@ static void quarantine_swap(q_stripe_t *q, q_entry_t e, q_entry_t *out)
 static bool untouched_since_free(const ta_span_t *s, const q_entry_t *e)
 {
     const uint64_t *w = e->p;
+    if (!(TA_CHECKS_OFF || ta_block_marked_free(s, w)))
+        return false;
+    if (!e->junk) /* quarantine without junk fill: only the key is known */
+        return true;
     uint64_t pattern = 0x0101010101010101ull * e->junk;
-    if (!(TA_CHECKS_OFF || ta_block_marked_free(s, w)) || w[0] != pattern)
+    if (w[0] != pattern)
         return false;
     /* Usable sizes are multiples of 8 (16-byte classes and pages, less
      * the 8-byte canary). */
@@ -133,6 +151,30 @@ static bool untouched_since_free(const ta_span_t *s, const q_entry_t *e)
         if (w[i] != pattern)
             return false;
     return true;
+}
+
+/* Adds *in (if not NULL) to q and lets go of what must leave: the first
+ * block that passed its check, with its span in *sp, or NULL when nothing
+ * (more) leaves. A block written after free is reported and kept out of
+ * circulation; the next one is looked at. */
+static void *quarantine_release(ta_span_t **sp, q_stripe_t *q, const q_entry_t *in, const char *func)
+{
+    for (;;) {
+        q_entry_t out;
+        quarantine_swap(q, in, &out);
+        in = NULL;
+        if (!out.p)
+            return NULL;
+        ta_span_t *s = ta_pagemap_get((uintptr_t)out.p);
+        if (!untouched_since_free(s, &out)) {
+            ta_log_misuse(func, "write after free: block changed while in quarantine", out.p);
+            continue;
+        }
+        if (s->state == TA_SPAN_BLOCK)
+            ta_block_mark_live(out.p); /* the pages may become anything next */
+        *sp = s;
+        return out.p;
+    }
 }
 
 void *ta_harden_free(ta_span_t **sp, void *p, const char *func)
@@ -146,7 +188,10 @@ void *ta_harden_free(ta_span_t **sp, void *p, const char *func)
     }
     size_t usable = ta_block_usable(s);
     unsigned junk = ta_harden_junk();
-    bool quarantine = stripes[0].ring && s->state != TA_SPAN_MMAP && usable <= TA_QUARANTINE_MAX_BLOCK;
+    /* Too big for a stripe: straight through (queuing it would flush the
+     * whole stripe for nothing). */
+    bool quarantine = stripes[0].ring && s->state != TA_SPAN_MMAP && usable <= TA_QUARANTINE_MAX_BLOCK &&
+                      usable <= per_stripe_bytes();
     /* Junk on free (M_PERTURB's semantics); a mapping about to be unmapped
      * only when M_PERTURB asks, as without hardening. */
     if (junk && (s->state != TA_SPAN_MMAP || TA_OPT(perturb)))
@@ -154,19 +199,14 @@ void *ta_harden_free(ta_span_t **sp, void *p, const char *func)
     if (!quarantine)
         return p;
     ta_block_mark_free(s, p);
-    q_entry_t out, in = {p, (uint32_t)usable, (uint8_t)junk};
-    quarantine_swap(my_stripe(), in, &out);
-    if (!out.p)
-        return NULL;
-    s = ta_pagemap_get((uintptr_t)out.p);
-    if (out.p != p && out.junk && !untouched_since_free(s, &out)) {
-        ta_log_misuse(func, "write after free: block changed while in quarantine", out.p);
-        return NULL;
-    }
-    if (s->state == TA_SPAN_BLOCK)
-        ta_block_mark_live(out.p); /* the pages may become anything next */
-    *sp = s;
-    return out.p;
+    q_entry_t in = {p, (uint32_t)usable, (uint8_t)junk};
+    last_stripe = next_stripe();
+    return quarantine_release(sp, last_stripe, &in, func);
+}
+
+void *ta_harden_next(ta_span_t **sp, const char *func)
+{
+    return last_stripe ? quarantine_release(sp, last_stripe, NULL, func) : NULL;
 }
 
 void ta_harden_prefork(void)

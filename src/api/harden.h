@@ -20,6 +20,10 @@ unsigned ta_harden_junk(void) TA_HIDDEN;
  * be released now (p itself, or one the quarantine let go, checked for
  * writes after free), with its span in *s; NULL when there is none. */
 void *ta_harden_free(ta_span_t **s, void *p, const char *func) TA_HIDDEN;
+/* After releasing what ta_harden_free returned: the next block that must
+ * leave the calling thread's quarantine stripe (still over its byte budget),
+ * checked, with its span in *s; NULL once the stripe is within budget. */
+void *ta_harden_next(ta_span_t **s, const char *func) TA_HIDDEN;
 /* Fork: the quarantine's locks, taken after every other allocator lock. */
 void ta_harden_prefork(void) TA_HIDDEN;
 void ta_harden_postfork(bool child, bool interrupted) TA_HIDDEN;

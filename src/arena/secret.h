@@ -50,7 +50,8 @@ static TA_ALWAYS_INLINE void *ta_link_encode(void *const *array, void *p)
 #define ta_link_decode ta_link_encode
 static TA_ALWAYS_INLINE bool ta_link_plausible(const void *p)
 {
-    return ((uintptr_t)p & (TA_QUANTUM - 1)) == 0;
+    /* 16-byte aligned and inside the address space the page map covers. */
+    return ((uintptr_t)p & (~(((uintptr_t)1 << TA_VA_BITS) - 1) | (TA_QUANTUM - 1))) == 0;
 }
 #else
 #define TA_CHECKS_OFF 1
