@@ -136,6 +136,8 @@ static TA_NOINLINE void *malloc_slow(size_t size)
 {
     if (TA_UNLIKELY(!__atomic_load_n(&ta_booted, __ATOMIC_ACQUIRE)))
         ta_boot();
+    if (TA_UNLIKELY(ta_tcache_bad_entry != NULL))
+        ta_tcache_report_corrupt();
     if (size <= TA_SMALL_MAX) {
         ta_tcache_t *tc = ta_tcache_get();
         if (tc) {

@@ -36,7 +36,9 @@ static ta_span_t *slab_new(ta_arena_t *a, unsigned cls)
     if (!s)
         return NULL;
     static uint32_t slab_generation; /* atomic */
-    s->gen = __atomic_add_fetch(&slab_generation, 1, __ATOMIC_RELAXED);
+    /* Scrambled here, once per slab, rather than on every free (see
+     * ta_block_key); an odd multiplier keeps distinct generations distinct. */
+    s->gen = __atomic_add_fetch(&slab_generation, 1, __ATOMIC_RELAXED) * 0x9e3779b9u;
     s->sclass = (uint8_t)cls;
     s->nobjs = ci->slab_objs;
     s->nfree = ci->slab_objs;

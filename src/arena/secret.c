@@ -26,8 +26,8 @@ void ta_secret_boot(void)
     ta_free_key = secret_new(0);
     /* Low bits clear: a decoded valid pointer stays 16-byte aligned, so the
      * alignment check catches any corruption of the low bits. Top bit set:
-     * a raw pointer or small integer written over an entry (bit 63 clear,
-     * like the array address) decodes to a value above the address space,
-     * whatever the array's alignment, so ta_link_plausible rejects it. */
+     * a raw pointer or small integer written over an entry (bit 63 clear)
+     * decodes to a value above the address space, which ta_link_plausible
+     * rejects. */
     ta_link_key = ((uintptr_t)secret_new(1) & ~(uintptr_t)(TA_QUANTUM - 1)) | (uintptr_t)1 << 63;
 }

@@ -22,7 +22,8 @@ void ta_secret_boot(void) TA_HIDDEN;
 #define TA_CHECKS_OFF 0
 static TA_ALWAYS_INLINE uint64_t ta_block_key(const ta_span_t *s, const void *p)
 {
-    return ta_free_key ^ (uint64_t)(uintptr_t)p ^ ((uint64_t)s->gen * 0x9e3779b97f4a7c15ull);
+    /* gen (already scrambled) fills the bits that block addresses leave 0. */
+    return ta_free_key ^ (uint64_t)(uintptr_t)p ^ ((uint64_t)s->gen << 32);
 }
 static TA_ALWAYS_INLINE bool ta_block_marked_free(const ta_span_t *s, const void *p)
 {
@@ -39,13 +40,15 @@ static TA_ALWAYS_INLINE void *ta_block_mark_live(void *p)
 }
 
 /* Safe-linking for pointer arrays that live in heap memory (the thread
- * caches' stacks): stored values are xored with the link key and the
- * array's own address, so an overflow from a neighbouring block cannot plant
- * a chosen pointer without knowing the key, and a value copied from another
- * array decodes to garbage. Decoded pointers must be 16-byte aligned. */
-static TA_ALWAYS_INLINE void *ta_link_encode(void *const *array, void *p)
+ * caches' stacks): stored values are xored with the link key, so an
+ * overflow from a neighbouring block cannot plant a chosen pointer without
+ * knowing the key. Decoded pointers must be 16-byte aligned and inside the
+ * address space. (glibc also mixes in where the pointer is stored; mixing
+ * in the array's address cost 2.7 ns per malloc/free pair here, 8.3 instead
+ * of 5.6 ns, so the key alone is used.) */
+static TA_ALWAYS_INLINE void *ta_link_encode(void *p)
 {
-    return (void *)((uintptr_t)p ^ ta_link_key ^ (uintptr_t)array);
+    return (void *)((uintptr_t)p ^ ta_link_key);
 }
 #define ta_link_decode ta_link_encode
 static TA_ALWAYS_INLINE bool ta_link_plausible(const void *p)
@@ -70,9 +73,8 @@ static TA_ALWAYS_INLINE void *ta_block_mark_live(void *p)
 {
     return p;
 }
-static TA_ALWAYS_INLINE void *ta_link_encode(void *const *array, void *p)
+static TA_ALWAYS_INLINE void *ta_link_encode(void *p)
 {
-    (void)array;
     return p;
 }
 #define ta_link_decode ta_link_encode

@@ -41,7 +41,7 @@ typedef struct ta_span {
     uint8_t origin;          /* ta_span_origin_t */
     uint8_t pad_;
     uint16_t nfree, nobjs;   /* SLAB, bin lock */
-    uint32_t gen;            /* SLAB: new for every slab (free keys, see tcache_inline.h) */
+    uint32_t gen;            /* SLAB: new for every slab, scrambled (free keys, see secret.h) */
     uint32_t dirty_since;    /* FREE: ta_os_now_ms() when it last got dirty pages */
     size_t dirty_pages;      /* FREE: pages that may be resident (<= npages) */
     uint64_t freemap[TA_SLAB_MAX_OBJS / 64]; /* SLAB: bit set = slot free */

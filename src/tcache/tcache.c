@@ -123,7 +123,7 @@ static void tcache_flush_bin(ta_tcache_t *tc, unsigned cls, unsigned n)
      * overwritten: reported and dropped. (bin_put checks the rest.) */
     unsigned left = 0;
     for (unsigned i = 0; i < n; i++) {
-        void *p = ta_link_decode(b->items, items[i]);
+        void *p = ta_link_decode(items[i]);
         if (TA_LIKELY(ta_link_plausible(p) && ta_pagemap_get((uintptr_t)p)))
             items[left++] = p;
         else
@@ -213,20 +213,21 @@ void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls)
         return NULL;
     }
     for (unsigned i = 0; i + 1 < got; i++)
-        b->items[i] = ta_link_encode(b->items, b->items[i]);
+        b->items[i] = ta_link_encode(b->items[i]);
     TA_RELAXED_STORE(b->count, got - 1);
     rearranging = false;
     TA_OWNER_ADD(b->nmalloc, 1);
     return ta_block_mark_live(b->items[got - 1]);
 }
 
-void *ta_tcache_corrupt(ta_tbin_t *b, void *p)
+TA_TLS void *ta_tcache_bad_entry;
+
+void ta_tcache_report_corrupt(void)
 {
-    /* Something overwrote the cache's stack (it lives in heap memory). Its
-     * other entries cannot be trusted either: they are dropped (leaked). */
-    TA_RELAXED_STORE(b->count, 0);
+    /* Something overwrote the cache's stack (it lives in heap memory). */
+    void *p = ta_tcache_bad_entry;
+    ta_tcache_bad_entry = NULL;
     ta_log_misuse("malloc", "corrupted thread-cache entry", p);
-    return NULL;
 }
 
 void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p)
@@ -242,7 +243,7 @@ void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p)
     tc->active |= 1ull << cls;
     tcache_flush_bin(tc, cls, (b->count + 1) / 2);
     TA_OWNER_ADD(b->nfree, 1);
-    b->items[b->count] = ta_link_encode(b->items, p);
+    b->items[b->count] = ta_link_encode(p);
     TA_RELAXED_STORE(b->count, b->count + 1);
 }
 

@@ -46,9 +46,12 @@ ta_arena_t *ta_tcache_arena(ta_tcache_t *tc) TA_HIDDEN;
 /* Slow paths: bin empty (returns a block or NULL) / bin full. */
 void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) TA_HIDDEN;
 void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p) TA_HIDDEN;
-/* A popped entry failed its check (safe-linking): reports it, drops the bin
- * and returns NULL so that the caller takes the slow path. */
-void *ta_tcache_corrupt(ta_tbin_t *b, void *p) TA_HIDDEN;
+/* Set by the fast path when a popped entry failed its check (safe-linking);
+ * that bin was dropped. The slow path then calls ta_tcache_report_corrupt.
+ * (A flag, not a call: a call on the fast path would make it save
+ * registers on every malloc.) */
+extern TA_TLS void *ta_tcache_bad_entry TA_HIDDEN;
+void ta_tcache_report_corrupt(void) TA_HIDDEN;
 /* Empties the calling thread's cache (mallopt, malloc_trim) and re-reads
  * the cache options. */
 void ta_tcache_flush_current(void) TA_HIDDEN;

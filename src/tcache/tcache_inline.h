@@ -15,13 +15,17 @@ static TA_ALWAYS_INLINE void *ta_tcache_pop(size_t size)
     uint32_t n = b->count;
     if (TA_UNLIKELY(!n))
         return NULL;
-    void *p = ta_link_decode(b->items, b->items[--n]);
+    void *p = ta_link_decode(b->items[--n]);
     /* count, nmalloc and nfree are read by stats walks in other threads:
      * relaxed stores (plain movs, no read-modify-write; see tcache.h), last
      * because gcc reloads memory values after any atomic. */
     TA_RELAXED_STORE(b->count, n);
-    if (TA_UNLIKELY(!ta_link_plausible(p)))
-        return ta_tcache_corrupt(b, p);
+    if (TA_UNLIKELY(!ta_link_plausible(p))) {
+        /* Its other entries cannot be trusted either: dropped (leaked). */
+        TA_RELAXED_STORE(b->count, 0);
+        ta_tcache_bad_entry = p;
+        return NULL;
+    }
     TA_OWNER_ADD(b->nmalloc, 1);
     return ta_block_mark_live(p);
 }
@@ -49,7 +53,7 @@ static TA_ALWAYS_INLINE bool ta_tcache_push(const struct ta_arena *a, unsigned c
     if (TA_UNLIKELY(n >= b->max))
         return false;
     TA_OWNER_ADD(b->nfree, 1);
-    b->items[n] = ta_link_encode(b->items, p);
+    b->items[n] = ta_link_encode(p);
     TA_RELAXED_STORE(b->count, n + 1);
     return true;
 }
