@@ -50,19 +50,13 @@ static ta_span_t *slab_new(ta_arena_t *a, unsigned cls)
     return s;
 }
 
-/* Returns one object to its slab; bin lock held. Slabs that become empty are
- * queued on *retire for the page heap (returned after the bin lock drops). */
-static void bin_put(ta_arena_t *a, ta_bin_t *bin, unsigned cls, void *obj, const char *func, ta_span_t **retire)
+/* Returns one object of slab s to it; bin lock held, s checked under it to
+ * be a slab of this bin. Slabs that become empty are queued on *retire for
+ * the page heap (returned after the bin lock drops). */
+static void bin_put_checked(ta_bin_t *bin, ta_span_t *s, void *obj, const char *func, ta_span_t **retire)
 {
     uintptr_t p = (uintptr_t)obj;
-    ta_span_t *s = ta_pagemap_get(p);
-    /* Re-checked under the bin lock: the slab may have been retired by a
-     * racing double free since the caller looked it up. (Reporting under the
-     * lock is fine: write(2) only; abort ends everything anyway.) */
-    if (!s || TA_RELAXED_LOAD(s->state) != TA_SPAN_SLAB || s->sclass != cls || s->arena != a) {
-        ta_log_misuse(func, "double free or invalid pointer", obj);
-        return;
-    }
+    unsigned cls = s->sclass;
     uint32_t idx = ta_class_index(cls, (uint32_t)(p - s->start));
     uint64_t bit = 1ull << (idx % 64);
     if (s->freemap[idx / 64] & bit) {
@@ -90,24 +84,38 @@ static void bin_put(ta_arena_t *a, ta_bin_t *bin, unsigned cls, void *obj, const
     }
 }
 
-/* Whether node can be a block on this bin's remote stack: a slot of one of
- * this bin's slabs carrying the free key. The stack's links live inside
+static void bin_put(ta_arena_t *a, ta_bin_t *bin, unsigned cls, void *obj, const char *func, ta_span_t **retire)
+{
+    ta_span_t *s = ta_pagemap_get((uintptr_t)obj);
+    /* Re-checked under the bin lock: the slab may have been retired by a
+     * racing double free since the caller looked it up. (Reporting under the
+     * lock is fine: write(2) only; abort ends everything anyway.) */
+    if (!s || TA_RELAXED_LOAD(s->state) != TA_SPAN_SLAB || s->sclass != cls || s->arena != a) {
+        ta_log_misuse(func, "double free or invalid pointer", obj);
+        return;
+    }
+    bin_put_checked(bin, s, obj, func, retire);
+}
+
+/* The slab of node, if node can be a block on this bin's remote stack (a
+ * slot of one of this bin's slabs carrying the free key), else NULL. The stack's links live inside
  * freed blocks, where a use-after-free write can reach them; liburcu keeps
  * them as plain pointers, so instead of mangling them each node is checked
  * through the page map before its link is followed. */
-static bool remote_node_valid(ta_arena_t *a, unsigned cls, const void *node)
+static ta_span_t *remote_node_slab(ta_arena_t *a, unsigned cls, const void *node)
 {
     if (!ta_link_plausible(node))
-        return false;
+        return NULL;
     uintptr_t p = (uintptr_t)node;
     ta_span_t *s = ta_pagemap_get(p);
     if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != TA_SPAN_SLAB ||
         s->sclass != cls || s->arena != a || p < s->start)
-        return false;
+        return NULL;
     uint32_t off = (uint32_t)(p - s->start);
     uint32_t idx = ta_class_index(cls, off);
-    return idx < s->nobjs && idx * ta_classes[cls].size == off &&
-           (TA_CHECKS_OFF || ta_block_marked_free(s, node));
+    bool ok = idx < s->nobjs && idx * ta_classes[cls].size == off &&
+              (TA_CHECKS_OFF || ta_block_marked_free(s, node));
+    return ok ? s : NULL;
 }
 
 /* Takes the remote stack's blocks back into their slabs; bin lock held. A
@@ -120,12 +128,13 @@ static void bin_drain_remote(ta_arena_t *a, ta_bin_t *bin, unsigned cls, ta_span
     struct cds_lfs_head *head = __cds_lfs_pop_all(&bin->remote);
     struct cds_lfs_node *node = head ? &head->node : NULL;
     while (node) {
-        if (TA_UNLIKELY(!remote_node_valid(a, cls, node))) {
+        ta_span_t *s = remote_node_slab(a, cls, node);
+        if (TA_UNLIKELY(!s)) {
             ta_log_misuse("free", "corrupted remote free list", node);
             return;
         }
         struct cds_lfs_node *next = node->next;
-        bin_put(a, bin, cls, node, "free", retire);
+        bin_put_checked(bin, s, node, "free", retire);
         node = next;
     }
 }
