@@ -92,7 +92,7 @@ unsigned ta_harden_junk(void)
 
 /* A thread keeps to one stripe (threads are dealt out in turn), so a
  * stripe's lock and counters stay in one core's cache: going round all
- * stripes made every free bounce them between cores and cost 2-3x more.
+ * stripes made every free bounce them between cores and cost 3-4x more.
  * Picking by address instead would let a malloc/free loop cycle inside one
  * stripe while a block sits in another forever. */
 static q_stripe_t *my_stripe(void)
