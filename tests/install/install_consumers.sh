@@ -59,7 +59,7 @@ esac
 ldd "$tmp/cbuild/app_shared" | grep -F "$libdir/libtarena.so" \
     || fail "app_shared does not load libtarena.so from $libdir"
 "$tmp/cbuild/app_static" exe || fail "tarena::tarena_static consumer failed"
-if ldd "$tmp/cbuild/app_static" | grep -q libtarena; then
+if grep -q libtarena < <(ldd "$tmp/cbuild/app_static"); then
     fail "app_static (tarena::tarena_static) loads libtarena.so"
 fi
 echo "PASS: install.consumers"

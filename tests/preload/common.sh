@@ -151,8 +151,11 @@ ta_check_binds() {
         ta_fail "'$*': some objects bind malloc & co elsewhere than $TA_LIB"
     fi
     # libc's internal allocations (strdup, stdio buffers, ...) must come from
-    # the replacement too, not only the program's own calls.
-    printf '%s\n' "$binds" | grep -q "binding file /[^ ]*/libc\.so\.6 \[0\]" \
+    # the replacement too, not only the program's own calls. A here-string,
+    # not `printf | grep -q`: grep -q exits at the first match, and with
+    # pipefail the printf that then dies of SIGPIPE (a long trace, as gcc's)
+    # failed the check now and then.
+    grep -q "binding file /[^ ]*/libc\.so\.6 \[0\]" <<<"$binds" \
         || ta_fail "'$*': libc.so.6 does not bind malloc & co to $TA_LIB"
     echo "ok: '$1': $(printf '%s\n' "$binds" | wc -l) malloc/calloc/realloc/free bindings, all to $(basename "$TA_LIB") (directly or through a PLT stub)"
 }

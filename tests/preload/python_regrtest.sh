@@ -24,7 +24,7 @@ tests=(test_dict test_list test_set test_tuple test_deque test_collections test_
        test_xml_etree test_mmap test_sys)
 # A sanitizer-instrumented library (scripts/sanitizers.sh, also part of CI):
 # a third of the subset, for CI time; the allocator's paths are the same.
-if nm -D --undefined-only "$TA_LIB" 2>/dev/null | grep -qE ' __(ubsan|asan)_'; then
+if grep -qE ' __(ubsan|asan)_' < <(nm -D --undefined-only "$TA_LIB" 2>/dev/null); then
     tests=(test_dict test_set test_list test_unicode test_bytes test_re test_json
            test_pickle test_collections test_threading test_queue test_gc test_tracemalloc)
     echo "sanitizer build: ${#tests[@]} test modules only"

@@ -25,8 +25,11 @@ urcu_static=$("$pkg_config" --static --libs liburcu-cds liburcu-bp)
 # shellcheck disable=SC2086 # pkg-config output is a word list
 "$cc" "${cflags[@]}" "$src" "$archive" $urcu_shared -pthread -ldl -o link_exe 2>link_exe.log \
     || { cat link_exe.log >&2; fail "linking a dynamic executable with libtarena.a failed"; }
+# Captured first: `... | grep -q` under pipefail fails when grep's early exit
+# kills the writer with SIGPIPE.
+exported=$(nm -D --defined-only link_exe | awk '{print $NF}')
 for sym in malloc free calloc realloc; do
-    nm -D --defined-only link_exe | awk '{print $NF}' | grep -qx "$sym" \
+    grep -qx "$sym" <<<"$exported" \
         || fail "the executable linked with libtarena.a does not export $sym: libc.so.6 would keep glibc's"
 done
 ./link_exe exe || fail "link_exe exe failed (exit $?)"
@@ -60,9 +63,9 @@ if malloc_o_reason >&2; then
     fail "glibc's malloc.o was linked into the static executable"
 fi
 # glibc's allocator internals must be absent (not only the public names).
-if nm link_static | awk '{print $NF}' | grep -Eqx 'main_arena|_int_malloc|sysmalloc'; then
+if grep -Eqx 'main_arena|_int_malloc|sysmalloc' < <(nm link_static | awk '{print $NF}'); then
     fail "glibc's malloc internals (main_arena, _int_malloc) are in the static executable"
 fi
-readelf -d link_static 2>/dev/null | grep -q NEEDED && fail "link_static is not fully static"
+grep -q NEEDED < <(readelf -d link_static 2>/dev/null) && fail "link_static is not fully static"
 ./link_static static || fail "link_static static failed (exit $?)"
 echo "PASS: static.link"
