@@ -32,8 +32,6 @@ typedef struct q_stripe {
 } __attribute__((aligned(64))) q_stripe_t;
 
 static q_stripe_t stripes[TA_QUARANTINE_STRIPES];
-/* The stripe this thread last put a block in (ta_harden_next drains it). */
-static TA_TLS q_stripe_t *last_stripe;
 
 void ta_harden_boot(void)
 {
@@ -104,11 +102,6 @@ static q_stripe_t *my_stripe(void)
     return &stripes[mine - 1];
 }
 
-static size_t per_stripe_bytes(void)
-{
-    return TA_OPT(quarantine_bytes);
-}
-
 /* Adds *e (when not NULL; it fits a stripe) to q; returns in *out the oldest
  * entry if the ring is full or q is over its byte budget (out->p NULL if
  * not). One entry per call: the caller calls again, with e NULL, until q is
@@ -128,7 +121,7 @@ static void quarantine_swap(q_stripe_t *q, const q_entry_t *e, q_entry_t *out)
         q->count++;
         q->bytes += e->usable;
     }
-    if (!out->p && q->count && q->bytes > per_stripe_bytes()) {
+    if (!out->p && q->count && q->bytes > TA_OPT(quarantine_bytes)) {
         *out = q->ring[q->head];
         q->head = (q->head + 1) % TA_QUARANTINE_SLOTS;
         q->count--;
@@ -195,7 +188,7 @@ void *ta_harden_free(ta_span_t **sp, void *p, const char *func)
     /* Too big for a stripe: straight through (queuing it would flush the
      * whole stripe for nothing). */
     bool quarantine = stripes[0].ring && s->state != TA_SPAN_MMAP && usable <= TA_QUARANTINE_MAX_BLOCK &&
-                      usable <= per_stripe_bytes();
+                      usable <= TA_OPT(quarantine_bytes);
     /* Junk on free (M_PERTURB's semantics); a mapping about to be unmapped
      * only when M_PERTURB asks, as without hardening. */
     if (junk && (s->state != TA_SPAN_MMAP || TA_OPT(perturb)))
@@ -204,13 +197,12 @@ void *ta_harden_free(ta_span_t **sp, void *p, const char *func)
         return p;
     ta_block_mark_free(s, p);
     q_entry_t in = {p, (uint32_t)usable, (uint8_t)junk};
-    last_stripe = my_stripe();
-    return quarantine_release(sp, last_stripe, &in, func);
+    return quarantine_release(sp, my_stripe(), &in, func);
 }
 
 void *ta_harden_next(ta_span_t **sp, const char *func)
 {
-    return last_stripe ? quarantine_release(sp, last_stripe, NULL, func) : NULL;
+    return stripes[0].ring ? quarantine_release(sp, my_stripe(), NULL, func) : NULL;
 }
 
 void ta_harden_prefork(void)

@@ -5,8 +5,8 @@
 #ifdef TARENA_VALGRIND
 #define TA_VG_DEFINING_WRAPPERS
 #include "api.h"
+#include "os.h"
 #include "vg.h"
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* Evaluates expr (a call into the allocator) with reports off. */
@@ -120,9 +120,8 @@ TA_EXPORT void *ta_realloc(void *p, size_t size)
     unsigned char small[512];
     unsigned char *vbits = small;
     if (keep > sizeof small) {
-        vbits = mmap(NULL, keep, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (vbits == MAP_FAILED)
-            vbits = NULL;
+        void *mem;
+        vbits = ta_os_map(keep, TA_PAGE_SIZE, &mem) == 0 ? mem : NULL;
     }
     bool saved = vbits && VALGRIND_GET_VBITS(p, vbits, keep) == 1;
     VALGRIND_FREELIKE_BLOCK(p, 0);
@@ -139,7 +138,7 @@ TA_EXPORT void *ta_realloc(void *p, size_t size)
             (void)VALGRIND_MAKE_MEM_DEFINED((char *)live + keep, old - keep);
     }
     if (vbits && vbits != small)
-        munmap(vbits, keep);
+        ta_os_unmap(vbits, keep);
     return q;
 }
 
