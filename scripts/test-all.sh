@@ -45,8 +45,9 @@ fi
 # ---- Extra step (issue 6, hardening): memcheck ----------------------------
 # Only on a full run; VALGRIND=0 skips it. A -DTARENA_VALGRIND=ON build in
 # build-valgrind/ (scripts/valgrind-check.sh): the unit suites under memcheck
-# must be silent, and static programs linked with libtarena.a must get their
-# use-after-free, overflow, double-free and leak reports. This is the only
+# must be silent, and programs linked -static with libtarena.a, or dynamic
+# with libtarena.so preloaded, must get their use-after-free, overflow,
+# double-free and leak reports. This is the only
 # check that the annotations still match what the allocator does. About 40 s
 # on 2 cores with a cold build (measured).
 if [ $# -eq 0 ] && [ "${VALGRIND:-1}" != 0 ]; then

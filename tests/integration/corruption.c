@@ -1,8 +1,9 @@
 /* Integration suite "corruption": heap corruption that reaches tarena's own
  * free lists in the default (unhardened) mode. An overwritten thread-cache
- * entry (safe-linking) and an overwritten remote-free link must each give one
- * report line and SIGABRT, or with check action 1 a report and a working
- * allocator. Scenarios run in ta_harden_helper (see harden_helper.c). */
+ * entry (safe-linking), an overwritten remote-free link and a block freed
+ * twice while a thread cache holds it must each give one report line and
+ * SIGABRT, or with check action 1 a report and a working allocator that
+ * never hands a block out twice. Scenarios run in ta_harden_helper. */
 #include "harden_run.h"
 #include "integ.h"
 #include "ta_test.h"
@@ -125,8 +126,58 @@ static void test_remote_clean_no_report(void)
     er_free(&r);
 }
 
+/* ---- double frees of blocks a thread cache holds ---- */
+
+/* Slab classes small to large (16: the key is the slot's last word). */
+static const char *const df_sizes[] = {"16", "48", "1000", "20000"};
+
+/* Runs cmd with arg in the helper, aborting and (action1) going on; either
+ * way exactly one report naming the block, and with action1 no block is
+ * handed out twice afterwards. */
+static void double_free_case(const char *const env[], const char *cmd, const char *arg, const char *what)
+{
+    for (int action1 = 0; action1 <= 1; action1++) {
+        const char *args[] = {action1 ? "action1" : cmd, action1 ? cmd : arg, action1 ? arg : NULL, NULL};
+        char what1[128];
+        snprintf(what1, sizeof what1, "%s%s", what, action1 ? ", action 1" : "");
+        er_result_t r;
+        hr_run(env, args, &r);
+        if (action1) {
+            if (hr_expect_exit0(&r, what1)) {
+                CU_ASSERT_EQUAL(hr_get(&r, "never_twice"), 1);
+                CU_ASSERT_EQUAL(hr_get(&r, "still_works"), 1);
+            }
+        } else {
+            hr_expect_abort(&r, what1);
+        }
+        hr_expect_report(&r, what1, "tarena: free(): ", "double free", "ptr");
+        er_free(&r);
+    }
+}
+
+/* free(p), free(q), free(p): not back to back, so only the key in p tells. */
+static void test_cache_double_free(void)
+{
+    char what[96];
+    for (size_t i = 0; i < sizeof df_sizes / sizeof df_sizes[0]; i++) {
+        snprintf(what, sizeof what, "free p, q, p of %s bytes", df_sizes[i]);
+        double_free_case(NULL, "cache_double_free", df_sizes[i], what);
+    }
+}
+
+/* One arena, so the second thread's cache would take the block. */
+static const char *const one_arena_env[] = {"TARENA_ARENA_MAX=1", "TARENA_BACKGROUND_TRIM=0", NULL};
+
+/* Freed by main into its cache, freed again by another thread. */
+static void test_cross_thread_double_free(void)
+{
+    double_free_case(one_arena_env, "cross_double_free", "100", "double free across threads");
+}
+
 TA_SUITE(corruption)
 {
+    TA_ADD(suite, test_cache_double_free);
+    TA_ADD(suite, test_cross_thread_double_free);
     TA_ADD(suite, test_tcache_pop_abort);
     TA_ADD(suite, test_tcache_pop_report_and_continue);
     TA_ADD(suite, test_tcache_flush_abort);

@@ -154,6 +154,83 @@ static void tcache_flush(size_t size, size_t off)
     size_still_works(size);
 }
 
+/* ---- double frees of blocks the thread cache holds ---- */
+
+/* Hands out NB blocks of size, each filled with its own pattern; fails with
+ * 5 when one of them is a block still in use (live[0..1], NULL for none),
+ * and checks afterwards that those kept their patterns (seeds 7 and 8). */
+static void hand_out_around(size_t size, unsigned char *const live[2])
+{
+    enum { NB = 600 };
+    static void *got[NB];
+    for (int i = 0; i < NB; i++) {
+        got[i] = xmalloc(size);
+        if (got[i] == live[0] || got[i] == live[1])
+            fail(5, "a block in use was handed out again");
+        fill(got[i], size, 1000 + (uint64_t)i);
+    }
+    for (int k = 0; k < 2; k++)
+        if (live[k] && !intact(live[k], size, 7 + (uint64_t)k))
+            fail(5, "a block in use was overwritten");
+    for (int i = 0; i < NB; i++)
+        if (!intact(got[i], size, 1000 + (uint64_t)i))
+            fail(5, "blocks overlap");
+    for (int i = 0; i < NB; i++)
+        free(got[i]);
+    printf("never_twice=1\n");
+}
+
+/* free(p), free(q), free(p): not back to back, so the bin's top entry is q;
+ * the free key in p still tells. Afterwards p and q must come back once
+ * each, never twice. */
+static void cache_double_free(size_t size)
+{
+    unsigned char *p = xmalloc(size), *q = xmalloc(size);
+    say_ptr("ptr", p);
+    free(p);
+    free(q);
+    free(launder(p));
+    unsigned char *live[2] = {xmalloc(size), xmalloc(size)};
+    if (live[0] == live[1])
+        fail(5, "the same block handed out twice in a row");
+    fill(live[0], size, 7);
+    fill(live[1], size, 8);
+    hand_out_around(size, live);
+    free(live[0]);
+    free(live[1]);
+    size_still_works(size);
+}
+
+static void *cross_p;
+static unsigned char *cross_got;
+
+static void *cross_thread_free(void *arg)
+{
+    size_t size = *(size_t *)arg;
+    free(xmalloc(size));           /* this thread's cache now takes the class */
+    free(cross_p);                 /* the second free: p sits in main's cache */
+    cross_got = xmalloc(size);
+    fill(cross_got, size, 7);
+    return NULL;
+}
+
+/* main frees p into its cache; another thread (same arena: run with
+ * TARENA_ARENA_MAX=1, so its cache would take p) frees p again, then
+ * allocates and keeps a block; main then allocates on. */
+static void cross_double_free(size_t size)
+{
+    cross_p = xmalloc(size);
+    say_ptr("ptr", cross_p);
+    free(cross_p);
+    pthread_t t;
+    if (pthread_create(&t, NULL, cross_thread_free, &size) != 0 || pthread_join(t, NULL) != 0)
+        fail(4, "thread failed");
+    unsigned char *live[2] = {cross_got, NULL};
+    hand_out_around(size, live);
+    free(cross_got);
+    size_still_works(size);
+}
+
 /* ---- remote-free stacks ---- */
 
 static void *remote_blk[2];
@@ -614,6 +691,10 @@ int main(int argc, char **argv)
         } else if (strcmp(c, "tcache_flush") == 0 && need(i, argc, 2)) {
             tcache_flush(arg_size(argv[i + 1]), arg_size(argv[i + 2]));
             i += 2;
+        } else if (strcmp(c, "cache_double_free") == 0 && need(i, argc, 1)) {
+            cache_double_free(arg_size(argv[++i]));
+        } else if (strcmp(c, "cross_double_free") == 0 && need(i, argc, 1)) {
+            cross_double_free(arg_size(argv[++i]));
         } else if (strcmp(c, "remote") == 0 && need(i, argc, 2)) {
             remote(arg_size(argv[i + 1]), (int)arg_size(argv[i + 2]));
             i += 2;

@@ -1,6 +1,6 @@
-/* tests/valgrind: a static program that uses every entry point correctly,
- * from several threads, and frees everything: memcheck must find nothing
- * (no false report from tarena's own work on freed blocks). */
+/* tests/valgrind: a program (static, or dynamic under the preload) that uses
+ * every entry point correctly, from several threads, and frees everything:
+ * memcheck must find nothing (no false report from tarena's own work). */
 #include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
-/* tests/valgrind: a static program with four memory bugs that memcheck must
- * report through tarena's annotations. The MARK comments let
- * static_check.sh find the lines the reports must point at. */
+/* tests/valgrind: a program (static, or dynamic under the preload) with four
+ * memory bugs that memcheck must report through tarena's annotations. The MARK
+ * comments let static_check.sh and dynamic_check.sh find the lines. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
