@@ -42,8 +42,8 @@ vg=("$valgrind" --leak-check=full --soname-synonyms=somalloc=nouserintercepts
 # launcher runs with tarena too; a libtarena.so that crashes shows up there.
 run() { LD_PRELOAD=$lib "${vg[@]}" "$@"; }
 
-# Memcheck's report without its "==pid== " prefixes: one paragraph per error.
-report() { sed -E 's/^==[0-9]+== ?//' "$1"; }
+# report, expect_misuse_reports
+. "$src/vg_common.sh"
 
 # served PROG: tarena (TARENA_STATS at exit) counted at least as many
 # allocations as memcheck tracked. Under memcheck's own allocator tarena
@@ -68,39 +68,16 @@ grep -q "ERROR SUMMARY: 0 errors" < <(report "$tmp/clean.log") || fail "clean.c:
 grep -q "clean: done" "$tmp/clean.log" || fail "clean.c did not run to its end"
 served clean
 
-# 2. Four bugs (the leak twice), as in static_check.sh; keep the two in step.
-#    The double free is reported by tarena and then left alone (check action 1).
+# 2. misuse.c's bugs, expected as in static_check.sh (vg_common.sh). The
+#    double free is reported by tarena and then left alone (check action 1).
 TARENA_CHECK_ACTION=1 TARENA_STATS=text TARENA_STATS_FILE="$tmp/misuse.stats" \
     run "$tmp/misuse" >"$tmp/misuse.log" 2>&1 || true
-report "$tmp/misuse.log" >"$tmp/misuse.report"
-line() { grep -n "MARK:$1" "$src/misuse.c" | cut -d: -f1; }
-# expect WHAT PATTERN...: some paragraph of the report holds every pattern.
-expect() {
-    local what=$1
-    shift
-    awk -v RS= -v pats="$(printf '%s\n' "$@")" '
-        BEGIN { n = split(pats, p, "\n") }
-        { ok = 1; for (i = 1; i <= n; i++) if (p[i] != "" && !index($0, p[i])) ok = 0; if (ok) found = 1 }
-        END { exit !found }' "$tmp/misuse.report" \
-        || { cat "$tmp/misuse.log" >&2; fail "misuse.c: no report of the $what ($*)"; }
-}
-expect "use after free" "Invalid read of size 1" "main (misuse.c:$(line uaf))" \
-    "is 8 bytes inside a block of size 40 free'd"
-expect "read past the requested size" "Invalid read of size 1" "main (misuse.c:$(line overflow))" \
-    "is 4 bytes after a block of size 20 alloc'd"
-expect "double free" "Invalid free()" "main (misuse.c:$(line double-free))" \
-    "is 0 bytes inside a block of size 64 free'd"
-expect "small leak" "100 bytes in 1 blocks are definitely lost" "main (misuse.c:$(line leak-small))"
-expect "page-run leak" "40,960 bytes in 1 blocks are definitely lost" "main (misuse.c:$(line leak-medium))"
-grep -q "ERROR SUMMARY: 5 errors from 5 contexts" "$tmp/misuse.report" \
-    || { cat "$tmp/misuse.log" >&2; fail "misuse.c: expected exactly 5 errors"; }
-grep -q "misuse: done" "$tmp/misuse.report" || fail "misuse.c did not run to its end"
+expect_misuse_reports
 # Memcheck's own allocator reports these same five errors, so the proof that
-# they came through tarena's annotations: tarena's free saw the double free,
-# no alloc/free frame is memcheck's replacement (vgpreload_memcheck; misuse.c
-# has no error inside the string functions it also replaces), and the counts.
-grep -q "tarena: free(): double free" "$tmp/misuse.report" \
-    || { cat "$tmp/misuse.log" >&2; fail "misuse.c: tarena did not report the double free (not tarena's free?)"; }
+# they came through tarena's annotations: tarena's free saw the double free
+# (checked above), no alloc/free frame is memcheck's replacement
+# (vgpreload_memcheck; misuse.c has no error inside the string functions it
+# also replaces), and the counts.
 if grep -q "vgpreload_memcheck" "$tmp/misuse.report"; then
     cat "$tmp/misuse.log" >&2
     fail "misuse.c: memcheck's own allocator served blocks (frames in vgpreload_memcheck)"

@@ -23,8 +23,8 @@ done
 
 vg=("$valgrind" --leak-check=full --suppressions="$src/glibc.supp")
 
-# Memcheck's report without its "==pid== " prefixes: one paragraph per error.
-report() { sed -E 's/^==[0-9]+== ?//' "$1"; }
+# report, expect_misuse_reports
+. "$src/vg_common.sh"
 
 # 1. Correct use of every entry point from several threads (with the
 #    trimmer running): not one error.
@@ -35,28 +35,5 @@ grep -q "ERROR SUMMARY: 0 errors" < <(report "$tmp/clean.log") || fail "clean.c:
 # 2. Four bugs (the leak twice: a small and a page-run block). The double
 #    free is reported by tarena and then left alone (check action 1).
 TARENA_CHECK_ACTION=1 "${vg[@]}" "$tmp/misuse" >"$tmp/misuse.log" 2>&1 || true
-report "$tmp/misuse.log" >"$tmp/misuse.report"
-line() { grep -n "MARK:$1" "$src/misuse.c" | cut -d: -f1; }
-# expect WHAT PATTERN...: some paragraph of the report holds every pattern.
-expect() {
-    local what=$1
-    shift
-    awk -v RS= -v pats="$(printf '%s\n' "$@")" '
-        BEGIN { n = split(pats, p, "\n") }
-        { ok = 1; for (i = 1; i <= n; i++) if (p[i] != "" && !index($0, p[i])) ok = 0; if (ok) found = 1 }
-        END { exit !found }' "$tmp/misuse.report" \
-        || { cat "$tmp/misuse.log" >&2; fail "misuse.c: no report of the $what ($*)"; }
-}
-expect "use after free" "Invalid read of size 1" "main (misuse.c:$(line uaf))" \
-    "is 8 bytes inside a block of size 40 free'd"
-expect "read past the requested size" "Invalid read of size 1" "main (misuse.c:$(line overflow))" \
-    "is 4 bytes after a block of size 20 alloc'd"
-expect "double free" "Invalid free()" "main (misuse.c:$(line double-free))" \
-    "is 0 bytes inside a block of size 64 free'd"
-grep -q "tarena: free(): double free" "$tmp/misuse.report" || fail "misuse.c: tarena did not report the double free"
-expect "small leak" "100 bytes in 1 blocks are definitely lost" "main (misuse.c:$(line leak-small))"
-expect "page-run leak" "40,960 bytes in 1 blocks are definitely lost" "main (misuse.c:$(line leak-medium))"
-grep -q "ERROR SUMMARY: 5 errors from 5 contexts" "$tmp/misuse.report" \
-    || { cat "$tmp/misuse.log" >&2; fail "misuse.c: expected exactly 5 errors"; }
-grep -q "misuse: done" "$tmp/misuse.report" || fail "misuse.c did not run to its end"
+expect_misuse_reports
 echo "PASS: valgrind.static"
