@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -32,14 +33,22 @@ static int one_json_doc(const char *err)
  * and _exit skip destructors, so nothing is printed; but never half). */
 static void run_mode(const char *mode, int runs, int json)
 {
-    const char *env[] = {"TARENA_STATS=json", NULL};
+    /* er_run drops every TARENA_* variable: hardened mode (hardened.fault_exit)
+     * is passed on by hand. */
+    const char *env[3] = {NULL, NULL, NULL}, **e = env;
+    if (json)
+        *e++ = "TARENA_STATS=json";
+    char harden[64];
+    const char *h = getenv("TARENA_HARDEN");
+    if (h && snprintf(harden, sizeof harden, "TARENA_HARDEN=%s", h) < (int)sizeof harden)
+        *e++ = harden;
     unsigned bad = 0;
     for (int i = 0; i < runs && bad < 3; i++) {
         char seed[32];
         snprintf(seed, sizeof seed, "%d", i * 7919 + (int)strlen(mode));
         const char *argv[] = {TA_FAULT_EXIT_HELPER, mode, seed, NULL};
         er_result_t r;
-        int rc = er_run(argv, json ? env : NULL, TIMEOUT_S, &r);
+        int rc = er_run(argv, env, TIMEOUT_S, &r);
         char why[64];
         if (rc != 0) {
             IT_ASSERT(0, "%s: could not run %s", mode, TA_FAULT_EXIT_HELPER);
