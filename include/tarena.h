@@ -97,6 +97,9 @@ unsigned long ta_test_os_calls(unsigned ops);
  * cached block of size's class (an encoded pointer), or NULL when that bin
  * is empty. Lets tests overwrite it as a heap overflow would. */
 void **ta_test_tcache_slot(size_t size);
+/* Test hook: how many blocks of size's class the calling thread's outbox
+ * holds (other arenas' blocks it freed and has not sent back yet). */
+unsigned ta_test_outbox_count(size_t size);
 
 #ifdef __cplusplus
 }

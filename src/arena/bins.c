@@ -8,6 +8,20 @@
 #include "options.h"
 #include <stdlib.h>
 #include <string.h>
+#include <urcu/compiler.h>
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TA_TSAN 1
+#endif
+#endif
+#if defined(TA_TSAN) || defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+/* TSan builds: the release that the drain's acquire (tests/fuzz/
+ * tsan_urcu_shim.c, around __cds_lfs_pop_all) pairs with. */
+#define TA_TSAN_RELEASE(p) __tsan_release(p)
+#else
+#define TA_TSAN_RELEASE(p) ((void)0)
+#endif
 
 static void bin_push(ta_bin_t *bin, ta_span_t *s)
 {
@@ -259,6 +273,32 @@ void ta_arena_drain_remote(ta_arena_t *a)
     }
 }
 
+void ta_bin_free_remote_batch(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n)
+{
+    if (!n)
+        return;
+    /* Linked here, then published with one compare-and-swap: the same
+     * thing cds_lfs_push does for one node (node->next is the old head,
+     * the head becomes the node; struct cds_lfs_head is that node), done
+     * for a chain. __cds_lfs_pop_all, the only reader, takes chains. */
+    for (unsigned i = 0; i < n; i++) {
+        struct cds_lfs_node *node = objs[i];
+        /* Blocks a refill put in a cache were never marked free. */
+        ta_block_mark_free(ta_pagemap_get((uintptr_t)node), node);
+        node->next = i + 1 < n ? (struct cds_lfs_node *)objs[i + 1] : NULL;
+    }
+    struct cds_lfs_node *last = objs[n - 1];
+    struct cds_lfs_head *first = caa_container_of((struct cds_lfs_node *)objs[0], struct cds_lfs_head, node);
+    struct __cds_lfs_stack *s = &a->bins[cls].remote;
+    struct cds_lfs_head *head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
+    /* A full barrier like liburcu's own push: the links and free keys are
+     * written first. */
+    TA_TSAN_RELEASE(s);
+    do
+        last->next = head ? &head->node : NULL;
+    while (!__atomic_compare_exchange_n(&s->head, &head, first, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+}
+
 void ta_bin_free_nowait(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, const char *func)
 {
     ta_bin_t *bin = &a->bins[cls];
@@ -266,11 +306,5 @@ void ta_bin_free_nowait(ta_arena_t *a, unsigned cls, void *const *objs, unsigned
         bin_free_locked(a, cls, objs, n, func);
         return;
     }
-    for (unsigned i = 0; i < n; i++) {
-        struct cds_lfs_node *node = objs[i];
-        /* Blocks a refill put in a cache were never marked free. */
-        ta_block_mark_free(ta_pagemap_get((uintptr_t)node), node);
-        cds_lfs_node_init(node);
-        cds_lfs_push(&bin->remote, node);
-    }
+    ta_bin_free_remote_batch(a, cls, objs, n);
 }

@@ -39,7 +39,7 @@ void ta_pagemap_set(uintptr_t addr, size_t npages, ta_span_t *span)
     for (size_t i = 0; i < npages; i++, pg++) {
         ta_span_t **leaf = ta_pagemap_root[pg >> TA_PM_LEAF_BITS];
         TA_ASSERT(leaf);
-        __atomic_store_n(&leaf[pg & (TA_PM_LEAF_LEN - 1)], span, __ATOMIC_RELAXED);
+        __atomic_store_n(&leaf[pg & (TA_PM_LEAF_LEN - 1)], span, __ATOMIC_RELEASE);
     }
 }
 

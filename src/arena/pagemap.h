@@ -4,7 +4,10 @@
  *
  * Entries are either NULL or point to a span descriptor. Descriptors are never
  * unmapped (see span.h), so a stale entry is still safe to read; callers check
- * that the descriptor's range covers the address before trusting it. */
+ * that the descriptor's range covers the address before trusting it.
+ * Entries are stored with release and loaded with acquire (plain moves on
+ * x86-64), so whoever finds a descriptor also sees it set up, and the memory
+ * it lives in mapped. */
 #ifndef TA_PAGEMAP_H
 #define TA_PAGEMAP_H
 #include "internal.h"
@@ -26,7 +29,7 @@ static TA_ALWAYS_INLINE ta_span_t *ta_pagemap_get(uintptr_t addr)
     ta_span_t **leaf = __atomic_load_n(&ta_pagemap_root[pg >> TA_PM_LEAF_BITS], __ATOMIC_ACQUIRE);
     if (TA_UNLIKELY(!leaf))
         return NULL;
-    return __atomic_load_n(&leaf[pg & (TA_PM_LEAF_LEN - 1)], __ATOMIC_RELAXED);
+    return __atomic_load_n(&leaf[pg & (TA_PM_LEAF_LEN - 1)], __ATOMIC_ACQUIRE);
 }
 
 /* Makes sure leaves exist for [addr, addr + len): 0 or ENOMEM. */

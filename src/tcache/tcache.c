@@ -46,6 +46,17 @@ static unsigned tcache_class_max(unsigned cls)
     return (unsigned)TA_MIN((size_t)TA_OPT(tcache_count), by_bytes);
 }
 
+/* Outbox capacity: a batch worth a lock, but few bytes of big blocks held
+ * back from their owners. None where the class is not cached. */
+#define TA_TCACHE_OUTBOX_BYTES ((size_t)16 * 1024)
+static unsigned outbox_max(unsigned cls, unsigned class_max)
+{
+    if (!class_max)
+        return 0;
+    size_t by_bytes = TA_MAX(TA_TCACHE_OUTBOX_BYTES / ta_classes[cls].size, (size_t)1);
+    return (unsigned)TA_MIN(by_bytes, (size_t)TA_TCACHE_OUTBOX);
+}
+
 static void tcache_exit(void *arg);
 
 void ta_tcache_boot(void)
@@ -76,6 +87,7 @@ static ta_tcache_t *tcache_create(void)
         tc->bins[c].max = max[c];
         tc->bins[c].items = slot;
         slot += max[c];
+        tc->outbox_max[c] = (uint8_t)outbox_max(c, max[c]);
     }
     tc->generation = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
     tc->arena = ta_arena_bind(NULL);
@@ -112,42 +124,43 @@ static ta_arena_t *block_arena(void *p)
     return ta_pagemap_get((uintptr_t)p)->arena;
 }
 
-/* Returns the n oldest blocks of bin cls to their arenas, grouped by arena:
- * the own arena waits for its lock, others never do (remote stack). */
-static void tcache_flush_bin(ta_tcache_t *tc, unsigned cls, unsigned n)
+/* Returns n blocks of class cls, mangled entries of items (decoded in
+ * place), to their arenas, grouped by arena: the own arena waits for its
+ * lock, others never do (remote stack). Caller sets rearranging. */
+static void return_blocks(ta_tcache_t *tc, unsigned cls, void **items, unsigned n)
 {
-    rearranging = true;
-    ta_tbin_t *b = &tc->bins[cls];
-    void **items = b->items;
     /* Decode in place; an entry that does not decode to a block of ours was
      * overwritten: reported and dropped. (bin_put checks the rest.) The same
-     * lookup tells whether all are the thread's own arena's, the usual case,
-     * which then needs no sorting by arena (and no second lookup). */
+     * lookup tells whether all belong to one arena, the usual case, which
+     * then needs no sorting by arena (and no second lookup). */
     unsigned left = 0;
-    bool all_own = true;
+    ta_arena_t *first = NULL;
+    bool one_arena = true;
     for (unsigned i = 0; i < n; i++) {
         void *p = ta_link_decode(items[i]);
         ta_span_t *s = ta_link_plausible(p) ? ta_pagemap_get((uintptr_t)p) : NULL;
         if (TA_LIKELY(s)) {
             items[left++] = p;
-            all_own &= s->arena == tc->arena;
+            if (!first)
+                first = s->arena;
+            one_arena &= s->arena == first;
         } else {
             ta_log_misuse("free", "corrupted thread-cache entry", p);
         }
     }
-    if (all_own && left) {
-        ta_bin_free(tc->arena, cls, items, left, "free");
-        left = 0;
-    }
     while (left) {
         /* Partition: blocks of the first block's arena to the front. */
-        ta_arena_t *a = block_arena(items[0]);
-        unsigned same = 0;
-        for (unsigned i = 0; i < left; i++) {
-            if (block_arena(items[i]) == a) {
-                void *t = items[same];
-                items[same++] = items[i];
-                items[i] = t;
+        ta_arena_t *a = first;
+        unsigned same = left;
+        if (!one_arena) {
+            a = block_arena(items[0]);
+            same = 0;
+            for (unsigned i = 0; i < left; i++) {
+                if (block_arena(items[i]) == a) {
+                    void *t = items[same];
+                    items[same++] = items[i];
+                    items[i] = t;
+                }
             }
         }
         if (a == tc->arena)
@@ -157,16 +170,49 @@ static void tcache_flush_bin(ta_tcache_t *tc, unsigned cls, unsigned n)
         items += same;
         left -= same;
     }
+}
+
+/* Returns the n oldest blocks of bin cls to their arenas. */
+static void tcache_flush_bin(ta_tcache_t *tc, unsigned cls, unsigned n)
+{
+    rearranging = true;
+    ta_tbin_t *b = &tc->bins[cls];
+    return_blocks(tc, cls, b->items, n);
     memmove(b->items, b->items + n, (b->count - n) * sizeof(void *));
     TA_RELAXED_STORE(b->count, b->count - n);
     rearranging = false;
 }
 
+static void outbox_flush(ta_tcache_t *tc, unsigned cls)
+{
+    rearranging = true;
+    return_blocks(tc, cls, tc->outbox[cls], tc->outbox_count[cls]);
+    TA_RELAXED_STORE(tc->outbox_count[cls], 0);
+    rearranging = false;
+}
+
+void ta_tcache_send_back(ta_tcache_t *tc, unsigned cls, void *p)
+{
+    unsigned n = tc->outbox_count[cls];
+    if (TA_UNLIKELY(n >= tc->outbox_max[cls])) {
+        /* No outbox (this class is not cached): straight to the owner. */
+        ta_bin_free_remote(block_arena(p), cls, p);
+        return;
+    }
+    tc->outbox[cls][n++] = ta_link_encode(p);
+    TA_RELAXED_STORE(tc->outbox_count[cls], n);
+    if (n == tc->outbox_max[cls])
+        outbox_flush(tc, cls);
+}
+
 static void tcache_flush_all(ta_tcache_t *tc)
 {
-    for (unsigned c = 0; c < TA_NCLASSES; c++)
+    for (unsigned c = 0; c < TA_NCLASSES; c++) {
         if (tc->bins[c].count)
             tcache_flush_bin(tc, c, tc->bins[c].count);
+        if (tc->outbox_count[c])
+            outbox_flush(tc, c);
+    }
 }
 
 /* One GC step: a bin that needed no refill since the last visit is idle and
@@ -178,6 +224,10 @@ static void tcache_gc_step(ta_tcache_t *tc)
     ta_tbin_t *b = &tc->bins[c];
     if (!(tc->active & (1ull << c)) && b->count)
         tcache_flush_bin(tc, c, (b->count + 1) / 2);
+    /* An outbox is held at most one GC round (and by a thread that stops
+     * allocating, until it exits or trims). */
+    if (tc->outbox_count[c])
+        outbox_flush(tc, c);
     tc->active &= ~(1ull << c);
     if (tc->contention)
         tc->contention--;
@@ -195,8 +245,10 @@ static void tcache_housekeeping(ta_tcache_t *tc)
         tcache_flush_all(tc);
         /* Caches can shrink their limits in place; growing needs a new record,
          * which the next thread gets. */
-        for (unsigned c = 0; c < TA_NCLASSES; c++)
+        for (unsigned c = 0; c < TA_NCLASSES; c++) {
             tc->bins[c].max = TA_MIN(tc->bins[c].max, tcache_class_max(c));
+            tc->outbox_max[c] = (uint8_t)TA_MIN(tc->outbox_max[c], outbox_max(c, tc->bins[c].max));
+        }
     }
 }
 
@@ -285,6 +337,8 @@ static void totals_add(ta_tcache_totals_t *t, const ta_tcache_t *tc)
         t->nfree += nfree;
         t->bytes_malloc += nmalloc * size;
         t->bytes_free += nfree * size;
+        /* Outboxes too: freed by the program, not yet back in an arena. */
+        count += TA_RELAXED_LOAD(tc->outbox_count[c]);
         t->cached_blocks += count;
         t->cached_bytes += count * size;
     }
@@ -329,6 +383,11 @@ static void tcache_exit(void *arg)
     thread_exiting = true;
     ta_tcache_tls = (ta_tcache_t *)&ta_tcache_empty;
     tcache_flush_all(tc);
+    /* Before tc goes into limbo: from then on another thread's
+     * tcache_reclaim may free it at any moment (this thread is in no RCU
+     * read section), so nothing of it may be read after the list lock is
+     * released. */
+    ta_arena_unbind(tc->arena);
     ta_lock_acquire(&list_lock);
     ta_tcache_totals_t mine = {0};
     totals_add(&mine, tc);
@@ -347,7 +406,6 @@ static void tcache_exit(void *arg)
     limbo = tc;
     limbo_count++;
     ta_lock_release(&list_lock);
-    ta_arena_unbind(tc->arena);
     tcache_reclaim();
     TA_VG_QUIET_END();
 }
@@ -408,7 +466,7 @@ void ta_tcache_postfork(bool child, bool interrupted)
          * Drop the cache (a leak in the child only) and move to another
          * arena, so the child does not build on a half-done change. */
         for (unsigned c = 0; c < TA_NCLASSES; c++)
-            self->bins[c].count = 0;
+            self->bins[c].count = self->outbox_count[c] = 0;
         ta_arena_t *old = self->arena;
         self->arena = ta_arena_bind(old);
         ta_arena_unbind(old);
@@ -428,4 +486,12 @@ TA_EXPORT void **ta_test_tcache_slot(size_t size)
         return NULL;
     ta_tbin_t *b = &tc->bins[ta_size2class(size)];
     return b->count ? &b->items[b->count - 1] : NULL;
+}
+
+TA_EXPORT unsigned ta_test_outbox_count(size_t size)
+{
+    ta_tcache_t *tc = ta_tcache_tls;
+    if (size > TA_SMALL_MAX || tc == &ta_tcache_empty)
+        return 0;
+    return tc->outbox_count[ta_size2class(size)];
 }

@@ -20,6 +20,9 @@ typedef struct ta_tbin {
     uint64_t nfree;
 } ta_tbin_t;
 
+/* Most blocks an outbox holds (fewer for big classes, see tcache.c). */
+#define TA_TCACHE_OUTBOX 32
+
 typedef struct ta_tcache {
     ta_tbin_t bins[TA_NCLASSES];
     ta_arena_t *arena;            /* owner; the arena this thread is bound to */
@@ -32,6 +35,13 @@ typedef struct ta_tcache {
     uint64_t active;              /* owner: bins refilled since the GC last looked
                                    * (also decides whether other arenas' blocks are kept) */
     unsigned gc_tick, gc_next, contention, generation;
+    /* Outboxes: blocks of other arenas that this thread freed but does not
+     * keep (see ta_tcache_wants), per class, mangled like items. They go
+     * back to their owners a batch at a time (one bin lock or remote-stack
+     * visit per batch, not per block) and are never handed out here. */
+    uint8_t outbox_count[TA_NCLASSES]; /* owner writes (relaxed); stats read */
+    uint8_t outbox_max[TA_NCLASSES];   /* 0: no outbox (classes the cache skips) */
+    void *outbox[TA_NCLASSES][TA_TCACHE_OUTBOX];
     size_t mem_bytes;             /* size of this record's own memory */
 } ta_tcache_t;
 
@@ -46,6 +56,9 @@ ta_arena_t *ta_tcache_arena(ta_tcache_t *tc) TA_HIDDEN;
 /* Slow paths: bin empty (returns a block or NULL) / bin full. */
 void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) TA_HIDDEN;
 void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p) TA_HIDDEN;
+/* A block of another arena that tc does not keep: queued in its outbox and
+ * sent back to its arena with the others of its class. */
+void ta_tcache_send_back(ta_tcache_t *tc, unsigned cls, void *p) TA_HIDDEN;
 /* Set by the fast path when a popped entry failed its check (safe-linking);
  * that bin was dropped. The slow path then calls ta_tcache_report_corrupt.
  * (A flag, not a call: a call on the fast path would make it save

@@ -41,6 +41,19 @@ static TA_ALWAYS_INLINE bool ta_tcache_wants(const ta_tcache_t *tc, const struct
     return tc->arena == a || (tc->active & (1ull << cls));
 }
 
+/* A block the cache does not keep goes into the class's outbox while it
+ * has room; the slow path sends the outbox on when it fills. */
+static TA_ALWAYS_INLINE bool ta_tcache_post(ta_tcache_t *tc, unsigned cls, void *p)
+{
+    unsigned n = tc->outbox_count[cls];
+    if (TA_UNLIKELY(n + 1 >= tc->outbox_max[cls]))
+        return false;
+    TA_OWNER_ADD(tc->bins[cls].nfree, 1);
+    tc->outbox[cls][n] = ta_link_encode(p);
+    TA_RELAXED_STORE(tc->outbox_count[cls], (uint8_t)(n + 1));
+    return true;
+}
+
 /* True when p was taken by the cache. p must be a valid slab object of
  * class cls from arena a (the caller looked it up). */
 static TA_ALWAYS_INLINE bool ta_tcache_push(const struct ta_arena *a, unsigned cls, void *p)
@@ -48,7 +61,7 @@ static TA_ALWAYS_INLINE bool ta_tcache_push(const struct ta_arena *a, unsigned c
     ta_tcache_t *tc = ta_tcache_tls;
     ta_tbin_t *b = &tc->bins[cls];
     if (TA_UNLIKELY(!ta_tcache_wants(tc, a, cls)))
-        return false;
+        return ta_tcache_post(tc, cls, p);
     uint32_t n = b->count;
     if (TA_UNLIKELY(n >= b->max))
         return false;

@@ -76,8 +76,12 @@ static void test_tcache_flush_report_and_continue(void)
 
 /* No background trimmer: it would drain the remote stack on its own, maybe
  * before the helper writes the link. Up to 4 arenas, so the freeing thread
- * gets one of its own even on one CPU. */
-static const char *const remote_env[] = {"TARENA_BACKGROUND_TRIM=0", "TARENA_ARENA_MAX=4", NULL};
+ * gets one of its own even on one CPU. No thread caches: with them the
+ * freeing thread would collect both blocks in its outbox and give them back
+ * under the bin lock when it exits; without, each goes onto the remote
+ * stack. */
+static const char *const remote_env[] = {"TARENA_BACKGROUND_TRIM=0", "TARENA_ARENA_MAX=4", "TARENA_TCACHE_COUNT=0",
+                                         NULL};
 
 /* The link in the head block of a remote-free stack is overwritten with a
  * pointer that is no block of ours: the drain stops there with a report that
@@ -174,10 +178,27 @@ static void test_cross_thread_double_free(void)
     double_free_case(one_arena_env, "cross_double_free", "100", "double free across threads");
 }
 
+/* Up to 4 arenas, so the freeing thread gets one of its own even on one
+ * CPU, and no background trimmer. */
+static const char *const own_arena_env[] = {"TARENA_ARENA_MAX=4", "TARENA_BACKGROUND_TRIM=0", NULL};
+
+/* Another arena's block, freed twice by a thread that does not keep such
+ * blocks: the first free puts it in the thread's outbox, where the free key
+ * still tells. */
+static void test_outbox_double_free(void)
+{
+    for (size_t i = 0; i < sizeof df_sizes / sizeof df_sizes[0]; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "double free into an outbox, %s bytes", df_sizes[i]);
+        double_free_case(own_arena_env, "outbox_double_free", df_sizes[i], what);
+    }
+}
+
 TA_SUITE(corruption)
 {
     TA_ADD(suite, test_cache_double_free);
     TA_ADD(suite, test_cross_thread_double_free);
+    TA_ADD(suite, test_outbox_double_free);
     TA_ADD(suite, test_tcache_pop_abort);
     TA_ADD(suite, test_tcache_pop_report_and_continue);
     TA_ADD(suite, test_tcache_flush_abort);

@@ -231,6 +231,36 @@ static void cross_double_free(size_t size)
     size_still_works(size);
 }
 
+static int outbox_used;
+
+static void *outbox_thread(void *arg)
+{
+    size_t size = *(size_t *)arg;
+    free(cross_p);           /* another arena's block, a class never allocated here */
+    outbox_used = ta_test_outbox_count(size) == 1;
+    free(launder(cross_p));  /* the second free: the block sits in this thread's outbox */
+    return NULL;
+}
+
+/* main allocates p; a new thread (an arena of its own: run with up to 4
+ * arenas) frees it twice. When the thread exits its outbox goes back to
+ * main's arena: p must then come back once, never twice. */
+static void outbox_double_free(size_t size)
+{
+    cross_p = xmalloc(size);
+    say_ptr("ptr", cross_p);
+    pthread_t t;
+    if (pthread_create(&t, NULL, outbox_thread, &size) != 0 || pthread_join(t, NULL) != 0)
+        fail(4, "thread failed");
+    /* Outboxes hold 16 KiB at most: a block of more than 8 KiB is sent on
+     * at once, so the second free finds it back in its slab instead. */
+    if (!outbox_used && size <= 8192)
+        fail(4, "the first free did not go to the thread's outbox");
+    unsigned char *live[2] = {NULL, NULL};
+    hand_out_around(size, live);
+    size_still_works(size);
+}
+
 /* ---- remote-free stacks ---- */
 
 static void *remote_blk[2];
@@ -695,6 +725,8 @@ int main(int argc, char **argv)
             cache_double_free(arg_size(argv[++i]));
         } else if (strcmp(c, "cross_double_free") == 0 && need(i, argc, 1)) {
             cross_double_free(arg_size(argv[++i]));
+        } else if (strcmp(c, "outbox_double_free") == 0 && need(i, argc, 1)) {
+            outbox_double_free(arg_size(argv[++i]));
         } else if (strcmp(c, "remote") == 0 && need(i, argc, 2)) {
             remote(arg_size(argv[i + 1]), (int)arg_size(argv[i + 2]));
             i += 2;

@@ -10,10 +10,10 @@ B=$DEV/bin; chmod +x $B/*
 start=$(date +%s)
 TIMEFORMAT='TIME %U %S'
 
-declare -A LIBS=([head]=$DEV/v/checks/libtarena.so [spin]=$DEV/v/spin/libtarena.so
-  [obtry]=$DEV/v/ob-try/libtarena.so [obremote]=$DEV/v/ob-remote/libtarena.so
-  [jemalloc]=$DEV/lib/libjemalloc.so.2 [mimalloc]=$DEV/lib/libmimalloc.so.2)
-ORDER=(head spin obtry obremote jemalloc mimalloc)
+declare -A LIBS=([jemalloc]=$DEV/lib/libjemalloc.so.2)
+ORDER=()
+for d in "$DEV"/v/*/; do v=$(basename "$d"); LIBS[$v]=$d/libtarena.so; ORDER+=("$v"); done
+ORDER+=(jemalloc)
 { echo "# $(nproc) cpus, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -r)"; } >"$OUTF"
 for rep in 1 2 3; do
  for t in 2 4 8 16; do
