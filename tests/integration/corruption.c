@@ -183,8 +183,10 @@ static void test_cross_thread_double_free(void)
 static const char *const own_arena_env[] = {"TARENA_ARENA_MAX=4", "TARENA_BACKGROUND_TRIM=0", NULL};
 
 /* Another arena's block, freed twice by a thread that does not keep such
- * blocks: the first free puts it in the thread's outbox, where the free key
- * still tells. */
+ * blocks: the first free puts it in the thread's outbox (the helper checks
+ * that it is there; a block over 8 KiB goes straight back to its slab), the
+ * second is reported, and once the outbox is sent back the block is handed
+ * out once, never twice. */
 static void test_outbox_double_free(void)
 {
     for (size_t i = 0; i < sizeof df_sizes / sizeof df_sizes[0]; i++) {
