@@ -192,7 +192,7 @@ static void release_block(ta_span_t *s, void *p, const char *func)
             ta_tcache_overflow(tc, s->sclass, p);
         } else if (tc) {
             count_event(tc, s->sclass, usable, false);
-            ta_tcache_send_back(tc, s->sclass, p);
+            ta_tcache_send_back(tc, s->arena, s->sclass, p);
         } else {
             count_event(tc, s->sclass, usable, false);
             ta_bin_free(s->arena, s->sclass, &p, 1, func);

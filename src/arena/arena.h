@@ -87,11 +87,10 @@ unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n, bool 
 /* Gives back n objects, all from slabs of class cls in arena a. Objects that
  * are already free are reported (func) and skipped. */
 void ta_bin_free(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, const char *func) TA_HIDDEN;
-/* A block freed by a thread bound to another arena: pushed on the owning
- * bin's remote stack (one CAS), drained by the next holder of its lock. */
-void ta_bin_free_remote(ta_arena_t *a, unsigned cls, void *obj) TA_HIDDEN;
-/* The same for n blocks of one class, with a single CAS (never waits). */
-void ta_bin_free_remote_batch(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n) TA_HIDDEN;
+/* n blocks of class cls freed by threads bound to other arenas: pushed as
+ * one chain on the owning bin's remote stack (one CAS, never waits),
+ * drained by the next holder of its lock. */
+void ta_bin_free_remote(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n) TA_HIDDEN;
 /* Drains every bin's remote stack whose lock is free (trylock only): the
  * trimmer calls it so blocks of idle arenas do not stay stranded. */
 void ta_arena_drain_remote(ta_arena_t *a) TA_HIDDEN;

@@ -255,14 +255,6 @@ void ta_bin_free(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n, con
     bin_free_locked(a, cls, objs, n, func);
 }
 
-/* obj must carry the free key already (remote_node_valid checks it). */
-void ta_bin_free_remote(ta_arena_t *a, unsigned cls, void *obj)
-{
-    struct cds_lfs_node *node = obj;
-    cds_lfs_node_init(node);
-    cds_lfs_push(&a->bins[cls].remote, node);
-}
-
 void ta_arena_drain_remote(ta_arena_t *a)
 {
     for (unsigned c = 0; c < TA_NCLASSES; c++) {
@@ -273,7 +265,7 @@ void ta_arena_drain_remote(ta_arena_t *a)
     }
 }
 
-void ta_bin_free_remote_batch(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n)
+void ta_bin_free_remote(ta_arena_t *a, unsigned cls, void *const *objs, unsigned n)
 {
     if (!n)
         return;
@@ -306,5 +298,5 @@ void ta_bin_free_nowait(ta_arena_t *a, unsigned cls, void *const *objs, unsigned
         bin_free_locked(a, cls, objs, n, func);
         return;
     }
-    ta_bin_free_remote_batch(a, cls, objs, n);
+    ta_bin_free_remote(a, cls, objs, n);
 }

@@ -191,17 +191,15 @@ static void outbox_flush(ta_tcache_t *tc, unsigned cls)
     rearranging = false;
 }
 
-void ta_tcache_send_back(ta_tcache_t *tc, unsigned cls, void *p)
+void ta_tcache_send_back(ta_tcache_t *tc, ta_arena_t *owner, unsigned cls, void *p)
 {
-    unsigned n = tc->outbox_count[cls];
-    if (TA_UNLIKELY(n >= tc->outbox_max[cls])) {
+    if (TA_UNLIKELY(!tc->outbox_max[cls])) {
         /* No outbox (this class is not cached): straight to the owner. */
-        ta_bin_free_remote(block_arena(p), cls, p);
+        ta_bin_free_remote(owner, cls, &p, 1);
         return;
     }
-    tc->outbox[cls][n++] = ta_link_encode(p);
-    TA_RELAXED_STORE(tc->outbox_count[cls], n);
-    if (n == tc->outbox_max[cls])
+    /* Full outboxes are sent on at once, so there is room. */
+    if (ta_outbox_put(tc, cls, tc->outbox_count[cls], p) >= tc->outbox_max[cls])
         outbox_flush(tc, cls);
 }
 

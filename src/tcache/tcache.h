@@ -58,7 +58,7 @@ void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) TA_HIDDEN;
 void ta_tcache_overflow(ta_tcache_t *tc, unsigned cls, void *p) TA_HIDDEN;
 /* A block of another arena that tc does not keep: queued in its outbox and
  * sent back to its arena with the others of its class. */
-void ta_tcache_send_back(ta_tcache_t *tc, unsigned cls, void *p) TA_HIDDEN;
+void ta_tcache_send_back(ta_tcache_t *tc, ta_arena_t *owner, unsigned cls, void *p) TA_HIDDEN;
 /* Set by the fast path when a popped entry failed its check (safe-linking);
  * that bin was dropped. The slow path then calls ta_tcache_report_corrupt.
  * (A flag, not a call: a call on the fast path would make it save

@@ -41,16 +41,26 @@ static TA_ALWAYS_INLINE bool ta_tcache_wants(const ta_tcache_t *tc, const struct
     return tc->arena == a || (tc->active & (1ull << cls));
 }
 
+/* Puts p in slot n (the count, read by the caller, which saw room) of the
+ * class's outbox; returns the new count. n is passed in because gcc
+ * reloads memory after the relaxed atomic stores of the free path. */
+static TA_ALWAYS_INLINE unsigned ta_outbox_put(ta_tcache_t *tc, unsigned cls, unsigned n, void *p)
+{
+    tc->outbox[cls][n++] = ta_link_encode(p);
+    TA_RELAXED_STORE(tc->outbox_count[cls], (uint8_t)n);
+    return n;
+}
+
 /* A block the cache does not keep goes into the class's outbox while it
- * has room; the slow path sends the outbox on when it fills. */
+ * has room; the slow path (ta_tcache_send_back) takes the last slot and
+ * sends the outbox on. */
 static TA_ALWAYS_INLINE bool ta_tcache_post(ta_tcache_t *tc, unsigned cls, void *p)
 {
     unsigned n = tc->outbox_count[cls];
     if (TA_UNLIKELY(n + 1 >= tc->outbox_max[cls]))
         return false;
     TA_OWNER_ADD(tc->bins[cls].nfree, 1);
-    tc->outbox[cls][n] = ta_link_encode(p);
-    TA_RELAXED_STORE(tc->outbox_count[cls], (uint8_t)(n + 1));
+    ta_outbox_put(tc, cls, n, p);
     return true;
 }
 

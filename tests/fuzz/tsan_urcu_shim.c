@@ -3,8 +3,9 @@
  * library itself is not instrumented. Without it every block that travels
  * through a bin's remote-free stack, and every thread-cache record that is
  * reclaimed after an RCU grace period, shows up as a false data race.
- *  - cds_lfs_push releases on the stack, __cds_lfs_pop_all acquires it: what
- *    a thread wrote before pushing a node is visible to whoever pops it.
+ *  - __cds_lfs_pop_all acquires the stack; tarena's chain push
+ *    (ta_bin_free_remote) releases it in TSan builds: what a thread wrote
+ *    before pushing a node is visible to whoever pops it.
  *  - urcu_bp_read_unlock releases, urcu_bp_synchronize_rcu acquires (after
  *    the grace period): what a reader did in its read section happens before
  *    the updater's code after synchronize_rcu (e.g. freeing the record). */
@@ -12,20 +13,12 @@
 #include <urcu/lfstack.h>
 #include <urcu/urcu-bp.h>
 
-bool __real_cds_lfs_push(cds_lfs_stack_ptr_t s, struct cds_lfs_node *node);
-bool __wrap_cds_lfs_push(cds_lfs_stack_ptr_t s, struct cds_lfs_node *node);
 struct cds_lfs_head *__real___cds_lfs_pop_all(cds_lfs_stack_ptr_t s);
 struct cds_lfs_head *__wrap___cds_lfs_pop_all(cds_lfs_stack_ptr_t s);
 void __real_urcu_bp_read_unlock(void);
 void __wrap_urcu_bp_read_unlock(void);
 void __real_urcu_bp_synchronize_rcu(void);
 void __wrap_urcu_bp_synchronize_rcu(void);
-
-bool __wrap_cds_lfs_push(cds_lfs_stack_ptr_t s, struct cds_lfs_node *node)
-{
-    __tsan_release(s._s);
-    return __real_cds_lfs_push(s, node);
-}
 
 struct cds_lfs_head *__wrap___cds_lfs_pop_all(cds_lfs_stack_ptr_t s)
 {
