@@ -3,8 +3,10 @@
  * into a free neighbour, BLOCK shrink), calloc zeroing, ta_owns, the aligned
  * family, and errno rules. */
 #include "unit.h"
+#include "pagemap.h"
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -342,6 +344,52 @@ static void test_double_free_small_not_silent(void)
     CU_ASSERT(aborted || distinct);
 }
 
+/* The slot past a slab's last object lies inside the slab's pages when the
+ * slab's bytes are not a multiple of the class size; it is no block, and
+ * handing it out would run over into the next span. free() must refuse it
+ * (abort with one "invalid pointer" line), on the thread-cache fast path as
+ * much as in the arena. Every class with such a tail is tried. */
+static void test_free_slab_tail_rejected(void)
+{
+    unsigned tried = 0;
+    for (unsigned c = 0; c < TA_NCLASSES; c++) {
+        void *p = ta_malloc(ta_class2size(c));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        ta_span_t *s = ta_pagemap_get((uintptr_t)p);
+        CU_ASSERT_FATAL(s && s->state == TA_SPAN_SLAB && s->sclass == c);
+        uintptr_t tail = s->start + (uintptr_t)s->nobjs * ta_class2size(c);
+        if (tail + 16 > ta_span_end(s)) { /* no room for even a 16-byte block */
+            ta_free(p);
+            continue;
+        }
+        tried++;
+        CU_ASSERT(!ta_owns((void *)tail));
+        int err[2];
+        CU_ASSERT_EQUAL_FATAL(pipe(err), 0);
+        pid_t pid = fork();
+        CU_ASSERT_FATAL(pid >= 0);
+        if (pid == 0) {
+            dup2(err[1], 2);
+            ta_free((void *)tail);
+            _exit(0); /* accepted: the parent reports it */
+        }
+        close(err[1]);
+        char msg[256] = "";
+        ssize_t n = read(err[0], msg, sizeof msg - 1);
+        msg[n > 0 ? n : 0] = 0;
+        close(err[0]);
+        int status = 0;
+        CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
+        if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) || !strstr(msg, "invalid pointer")) {
+            fprintf(stderr, "class %u (%u bytes): free of the slab tail %#lx was not refused (\"%s\")\n", c,
+                    (unsigned)ta_class2size(c), (unsigned long)tail, msg);
+            CU_FAIL("free of a slab's tail slot accepted");
+        }
+        ta_free(p);
+    }
+    CU_ASSERT(tried > 0); /* the geometry has such classes; if not, this test needs another way in */
+}
+
 static void test_aligned(void)
 {
     TA_OPT_SET(mmap_threshold, 128 * U_KIB);
@@ -423,6 +471,7 @@ TA_SUITE(api)
     TA_ADD(suite, test_owns);
     TA_ADD(suite, test_owns_freed_small);
     TA_ADD(suite, test_double_free_small_not_silent);
+    TA_ADD(suite, test_free_slab_tail_rejected);
     TA_ADD(suite, test_aligned);
     TA_ADD(suite, test_free_keeps_errno);
 }
