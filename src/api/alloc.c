@@ -104,7 +104,7 @@ void *ta_alloc(size_t size, size_t align, bool *zeroed)
               : align <= TA_PAGE_SIZE ? class_for_alignment(size, align) : TA_NCLASSES;
     if (cls < TA_NCLASSES) {
         if (ta_bin_alloc(a, cls, &p, 1, NULL))
-            ta_block_mark_live(p);
+            p = ta_block_hand_out(p);
         else
             p = NULL;
     } else {

@@ -82,7 +82,8 @@ extern bool ta_arena_trimmer_idle TA_HIDDEN;
 
 /* Slabs and bins (bins.c). */
 /* Fills out[] with up to n objects of class cls; returns how many (0: ENOMEM).
- * *contended (may be NULL) is set when the bin lock was busy. */
+ * *contended (may be NULL) is set when the bin lock was busy. Objects from
+ * never-used slots carry TA_FRESH_TAG: hand them out with ta_block_hand_out. */
 unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n, bool *contended) TA_HIDDEN;
 /* Gives back n objects, all from slabs of class cls in arena a. Objects that
  * are already free are reported (func) and skipped. */

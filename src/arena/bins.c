@@ -56,6 +56,7 @@ static ta_span_t *slab_new(ta_arena_t *a, unsigned cls)
     s->sclass = (uint8_t)cls;
     s->nobjs = ci->slab_objs;
     s->nfree = ci->slab_objs;
+    s->fresh = 0;
     memset(s->freemap, 0, sizeof s->freemap);
     for (unsigned i = 0; i < ci->slab_objs; i += 64) {
         unsigned n = TA_MIN(64u, ci->slab_objs - i);
@@ -170,6 +171,19 @@ static bool bin_lock(ta_bin_t *bin)
     return true;
 }
 
+/* The block of slot idx, which the caller took out of s's free map (bin
+ * lock held), tagged TA_FRESH_TAG if no block was handed out there since the
+ * slab was made; every later one is (see s->fresh). */
+static TA_ALWAYS_INLINE void *slab_slot_taken(ta_span_t *s, uint32_t idx, uint32_t size)
+{
+    uintptr_t p = s->start + (uintptr_t)idx * size;
+    if (idx >= s->fresh) {
+        s->fresh = idx + 1;
+        p |= TA_FRESH_TAG;
+    }
+    return (void *)p;
+}
+
 /* Hardened mode: takes a random free slot of s (bin lock held), so neither
  * the order in which blocks are handed out nor their neighbours can be
  * predicted. s has a free slot. */
@@ -189,7 +203,7 @@ static void *slab_take_random(ta_span_t *s, uint32_t size)
     uint64_t rotated = r ? (bits >> r) | (bits << (64 - r)) : bits;
     unsigned bit = ((unsigned)__builtin_ctzll(rotated) + r) % 64u;
     __atomic_store_n(&s->freemap[w], bits & ~(1ull << bit), __ATOMIC_RELAXED);
-    return (void *)(s->start + (uintptr_t)(w * 64 + bit) * size);
+    return slab_slot_taken(s, w * 64 + bit, size);
 }
 
 unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n, bool *contended)
@@ -222,7 +236,7 @@ unsigned ta_bin_alloc(ta_arena_t *a, unsigned cls, void **out, unsigned n, bool 
             while (bits && got < n) {
                 unsigned bit = (unsigned)__builtin_ctzll(bits);
                 bits &= bits - 1;
-                out[got++] = (void *)(s->start + (uintptr_t)(w * 64 + bit) * size);
+                out[got++] = slab_slot_taken(s, w * 64 + bit, size);
                 taken++;
             }
             TA_RELAXED_STORE(s->freemap[w], bits);

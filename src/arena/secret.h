@@ -38,6 +38,22 @@ static TA_ALWAYS_INLINE void *ta_block_mark_live(void *p)
     ((uint64_t *)p)[1] = 0;
     return p;
 }
+/* Blocks that ta_bin_alloc takes from the never-used part of a slab come
+ * with this bit set: they carry no key, so handing them out needs no store
+ * into them (which, in a fresh page, would be the page's first touch inside
+ * malloc). Entries of thread caches keep it until the block is handed out. */
+#define TA_FRESH_TAG ((uintptr_t)1)
+static TA_ALWAYS_INLINE void *ta_block_untag(void *p)
+{
+    return (void *)((uintptr_t)p & ~TA_FRESH_TAG);
+}
+static TA_ALWAYS_INLINE void *ta_block_hand_out(void *tagged)
+{
+    void *p = ta_block_untag(tagged);
+    if (!((uintptr_t)tagged & TA_FRESH_TAG))
+        ta_block_mark_live(p);
+    return p;
+}
 
 /* Safe-linking for pointer arrays that live in heap memory (the thread
  * caches' stacks): stored values are xored with the link key, so an
@@ -72,6 +88,15 @@ static TA_ALWAYS_INLINE void ta_block_mark_free(const ta_span_t *s, void *p)
 static TA_ALWAYS_INLINE void *ta_block_mark_live(void *p)
 {
     return p;
+}
+#define TA_FRESH_TAG ((uintptr_t)0)
+static TA_ALWAYS_INLINE void *ta_block_untag(void *p)
+{
+    return p;
+}
+static TA_ALWAYS_INLINE void *ta_block_hand_out(void *tagged)
+{
+    return tagged;
 }
 static TA_ALWAYS_INLINE void *ta_link_encode(void *p)
 {

@@ -42,7 +42,11 @@ typedef struct ta_span {
     uint8_t pad_;
     uint16_t nfree, nobjs;   /* SLAB, bin lock */
     uint32_t gen;            /* SLAB: new for every slab, scrambled (free keys, see secret.h) */
-    uint32_t dirty_since;    /* FREE: ta_os_now_ms() when it last got dirty pages */
+    union {
+        uint32_t dirty_since; /* FREE: ta_os_now_ms() when it last got dirty pages */
+        uint32_t fresh;       /* SLAB, bin lock: slots from here on were never handed
+                               * out by this slab, so carry no free key */
+    };
     size_t dirty_pages;      /* FREE: pages that may be resident (<= npages) */
     uint64_t freemap[TA_SLAB_MAX_OBJS / 64]; /* SLAB: bit set = slot free */
 } ta_span_t;

@@ -137,7 +137,7 @@ static void return_blocks(ta_tcache_t *tc, unsigned cls, void **items, unsigned 
     ta_arena_t *first = NULL;
     bool one_arena = true;
     for (unsigned i = 0; i < n; i++) {
-        void *p = ta_link_decode(items[i]);
+        void *p = ta_block_untag(ta_link_decode(items[i]));
         ta_span_t *s = ta_link_plausible(p) ? ta_pagemap_get((uintptr_t)p) : NULL;
         if (TA_LIKELY(s)) {
             items[left++] = p;
@@ -277,7 +277,7 @@ void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls)
     TA_RELAXED_STORE(b->count, got - 1);
     rearranging = false;
     TA_OWNER_ADD(b->nmalloc, 1);
-    return ta_block_mark_live(b->items[got - 1]);
+    return ta_block_hand_out(b->items[got - 1]);
 }
 
 TA_TLS void *ta_tcache_bad_entry;

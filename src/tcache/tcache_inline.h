@@ -20,14 +20,14 @@ static TA_ALWAYS_INLINE void *ta_tcache_pop(size_t size)
      * relaxed stores (plain movs, no read-modify-write; see tcache.h), last
      * because gcc reloads memory values after any atomic. */
     TA_RELAXED_STORE(b->count, n);
-    if (TA_UNLIKELY(!ta_link_plausible(p))) {
+    if (TA_UNLIKELY(!ta_link_plausible(ta_block_untag(p)))) {
         /* Its other entries cannot be trusted either: dropped (leaked). */
         TA_RELAXED_STORE(b->count, 0);
         ta_tcache_bad_entry = p;
         return NULL;
     }
     TA_OWNER_ADD(b->nmalloc, 1);
-    return ta_block_mark_live(p);
+    return ta_block_hand_out(p);
 }
 
 /* Whether this thread's cache should keep a block of class cls from arena

@@ -383,7 +383,7 @@ static void test_slabs_all_classes(void)
         unsigned n = 2u * ci->slab_objs + 1;
         uint64_t used0 = arena_used_bytes(a);
         CU_ASSERT_EQUAL(bin->nslabs, 0);
-        unsigned got = ta_bin_alloc(a, c, objs, n, NULL);
+        unsigned got = u_bin_alloc(a, c, objs, n);
         CU_ASSERT_EQUAL_FATAL(got, n);
         CU_ASSERT_EQUAL(bin->nslabs, 3);
         CU_ASSERT_EQUAL(bin->free_slots, ci->slab_objs - 1u);
@@ -449,7 +449,7 @@ static void test_slabs_all_classes(void)
 
         /* The kept slab serves the next allocation: no new slab. */
         void *one;
-        CU_ASSERT_EQUAL(ta_bin_alloc(a, c, &one, 1, NULL), 1);
+        CU_ASSERT_EQUAL(u_bin_alloc(a, c, &one, 1), 1);
         CU_ASSERT_EQUAL(bin->nslabs, 1);
         CU_ASSERT_EQUAL(arena_used_bytes(a) - used0, (uint64_t)ci->slab_pages * U_PAGE);
         ta_bin_free(a, c, &one, 1, "test");
@@ -468,7 +468,7 @@ static void test_lookup_verdicts(void)
     unsigned c = ta_size2class(48);
     CU_ASSERT_EQUAL_FATAL(ta_class2size(c), 48);
     void *o[2];
-    CU_ASSERT_EQUAL_FATAL(ta_bin_alloc(a, c, o, 2, NULL), 2);
+    CU_ASSERT_EQUAL_FATAL(u_bin_alloc(a, c, o, 2), 2);
     char *p = o[0];
     CU_ASSERT_EQUAL(ta_lookup(p, &s), TA_LOOKUP_OK);
     uintptr_t slab = s->start;
@@ -524,6 +524,67 @@ static void test_lookup_verdicts(void)
     ta_pages_free(a, C, "test");
 }
 
+/* Blocks from slots no block was handed out from since the slab was made
+ * come tagged fresh (they carry no free key, so handing them out skips the
+ * store that clears it); a slot handed out once never comes tagged again,
+ * even after a free, whatever order the slots are taken in (hardened mode
+ * takes them at random). A fresh tag on a reused slot would hand out a
+ * block still marked free: its next legitimate free would abort. */
+static void test_fresh_tags(void)
+{
+    enum { N = 40 };
+    for (int random = 0; random <= 1; random++) {
+        ta_arena_t *a = u_new_arena();
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        unsigned c = ta_size2class(64);
+        unsigned saved_hardened = ta_hardened;
+        ta_hardened = random ? TA_HARDEN_RANDOM : 0;
+        void *o[N], *again[N];
+        CU_ASSERT_EQUAL_FATAL(ta_bin_alloc(a, c, o, N, NULL), N);
+        unsigned untagged = 0;
+        for (unsigned i = 0; i < N; i++) {
+            untagged += !((uintptr_t)o[i] & TA_FRESH_TAG);
+            o[i] = ta_block_untag(o[i]);
+        }
+        /* In address order every slot of a new slab is fresh (no tags at all
+         * with checks off); at random, only those past the highest one taken
+         * so far count as fresh, which errs on the safe side. */
+        if (!random)
+            CU_ASSERT_EQUAL(untagged, TA_FRESH_TAG ? 0 : N);
+        /* Every other one back, then take N again: the N/2 freed slots
+         * must come back untagged, the new ones tagged. */
+        void *back[N / 2];
+        for (unsigned i = 0; i < N / 2; i++)
+            back[i] = o[2 * i];
+        ta_bin_free(a, c, back, N / 2, "test");
+        CU_ASSERT_EQUAL_FATAL(ta_bin_alloc(a, c, again, N, NULL), N);
+        unsigned reused_tagged = 0, new_untagged = 0, reused = 0;
+        for (unsigned i = 0; i < N; i++) {
+            void *p = ta_block_untag(again[i]);
+            bool was_out = false;
+            for (unsigned k = 0; k < N / 2; k++)
+                was_out |= p == back[k];
+            reused += was_out;
+            if (was_out)
+                reused_tagged += ((uintptr_t)again[i] & TA_FRESH_TAG) != 0;
+            else if (!random)
+                new_untagged += !((uintptr_t)again[i] & TA_FRESH_TAG);
+            again[i] = p;
+        }
+        ta_hardened = saved_hardened;
+        /* In address order the freed slots, the lowest, all come back; at
+         * random most of them do. */
+        CU_ASSERT(random ? reused > 0 : reused == N / 2);
+        CU_ASSERT_EQUAL(reused_tagged, 0);
+        /* In address order, slots past the highest one used are all new. */
+        CU_ASSERT_EQUAL(new_untagged, TA_FRESH_TAG ? 0 : N / 2);
+        ta_bin_free(a, c, again, N, "test");
+        for (unsigned i = 0; i < N / 2; i++)
+            back[i] = o[2 * i + 1];
+        ta_bin_free(a, c, back, N / 2, "test");
+    }
+}
+
 TA_SUITE(arena)
 {
     UNIT_FIXTURE(suite);
@@ -537,4 +598,5 @@ TA_SUITE(arena)
     TA_ADD(suite, test_mmap_threshold_fixed);
     TA_ADD(suite, test_slabs_all_classes);
     TA_ADD(suite, test_lookup_verdicts);
+    TA_ADD(suite, test_fresh_tags);
 }
