@@ -100,6 +100,10 @@ void **ta_test_tcache_slot(size_t size);
 /* Test hook: how many blocks of size's class the calling thread's outbox
  * holds (other arenas' blocks it freed and has not sent back yet). */
 unsigned ta_test_outbox_count(size_t size);
+/* Test hook: how many misuses (invalid pointer, double free, corruption)
+ * the allocator has detected so far, whatever the check action; lets a test
+ * that runs with check action 0 see that a bad call was refused. */
+unsigned long ta_test_misuse_count(void);
 
 #ifdef __cplusplus
 }

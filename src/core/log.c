@@ -55,8 +55,17 @@ int ta_buf_write(ta_buf_t *b, int fd)
     return rc;
 }
 
+/* Detections so far, whatever the check action (ta_test_misuse_count). */
+static unsigned long misuse_count;
+
+TA_EXPORT unsigned long ta_test_misuse_count(void)
+{
+    return __atomic_load_n(&misuse_count, __ATOMIC_RELAXED);
+}
+
 void ta_log_misuse(const char *func, const char *what, const void *ptr)
 {
+    __atomic_add_fetch(&misuse_count, 1, __ATOMIC_RELAXED);
     uint64_t action = TA_OPT(check_action);
     if (!(action & 1)) {
         if (action & 2)

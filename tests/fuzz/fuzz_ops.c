@@ -24,6 +24,8 @@
 #define _GNU_SOURCE
 #endif
 #include "options.h" /* ta_opt: restored before every input */
+#include "pagemap.h"
+#include "span.h"
 #include "tarena.h"
 
 #include <errno.h>
@@ -516,6 +518,69 @@ static void op_errors(worker_t *w, blk_t *b, uint8_t extra)
     }
 }
 
+/* Calls with pointers tarena never handed out, made from a live block:
+ * misaligned, interior, the tail of its slab past the last slot, a page
+ * into a page run; and (one thread only, so nothing can reuse it in
+ * between) a second free. Each must be detected (the misuse count goes up
+ * by one; check action 0 for the call, so nothing aborts or prints) and
+ * leave every block intact. Serialised, so the count is this call's. */
+static pthread_mutex_t misuse_lock = PTHREAD_MUTEX_INITIALIZER;
+static void op_misuse(worker_t *w, blk_t *b, uint8_t extra)
+{
+    if (!b->p)
+        return;
+    check_block(b, "before misuse");
+    uintptr_t p = (uintptr_t)b->p, bad = 0;
+    ta_span_t *s = ta_pagemap_get(p);
+    unsigned k = extra / 5;
+    switch (extra % 5) {
+    case 0:
+        bad = p + 1 + k % 15;
+        break;
+    case 1:
+        if (b->usable >= 32)
+            bad = p + 16 * (1 + k % ((b->usable - 16) / 16));
+        break;
+    case 2:
+        if (s && s->state == TA_SPAN_SLAB) {
+            bad = s->start + (uintptr_t)s->nobjs * ta_classes[s->sclass].size;
+            if (bad + 16 > ta_span_end(s))
+                bad = 0; /* no tail */
+        }
+        break;
+    case 3:
+        if (s && s->state != TA_SPAN_SLAB && b->usable > 4096)
+            bad = p + 4096;
+        break;
+    default:
+        if (!w->two)
+            bad = p; /* freed first, below */
+        break;
+    }
+    if (!bad)
+        return;
+    pthread_mutex_lock(&misuse_lock);
+    bool twice = bad == p;
+    size_t size = b->size;
+    if (twice) {
+        ta_free(b->p);
+        blk_drop(w, b);
+    }
+    uint64_t saved = TA_OPT(check_action);
+    TA_OPT_SET(check_action, 0);
+    unsigned long before = ta_test_misuse_count();
+    ta_free((void *)bad);
+    unsigned long seen = ta_test_misuse_count() - before;
+    TA_OPT_SET(check_action, saved);
+    pthread_mutex_unlock(&misuse_lock);
+    if (seen != 1)
+        fail("free(%p) (%s of a %zu-byte block at %p) went through: %lu reports, want 1", (void *)bad,
+             twice ? "second free" : extra % 5 == 0 ? "misaligned pointer" : extra % 5 == 1 ? "interior pointer"
+             : extra % 5 == 2 ? "slab tail" : "page inside a page run", size, (void *)p, seen);
+    if (!twice)
+        check_block(b, "after misuse");
+}
+
 static void op_usable(worker_t *w, blk_t *b)
 {
     (void)w;
@@ -757,6 +822,9 @@ static void run_record(worker_t *w, const uint8_t *r)
         break;
     case 29:
         op_inject(w, r);
+        break;
+    case 30:
+        op_misuse(w, b, extra);
         break;
     default:
         op_malloc(w, b, size & 255);

@@ -12,7 +12,7 @@ import sys
 KIB, MIB = 1024, 1024 * 1024
 OP = dict(malloc=0, calloc=6, realloc=8, reallocarray=11, posix_memalign=12,
           aligned_alloc=14, memalign=15, free=16, handoff=22, usable=24,
-          misc=25, errors=28, inject=29)
+          misc=25, errors=28, inject=29, misuse=30)
 MISC = dict(trim=0, mallopt=1, stats=2, mallinfo=3, churn=4, freerun=5, sweep=6)
 BOUNDARIES = [0, 1, 8, 15, 16, 17, 31, 32, 33, 48, 127, 128, 129, 1023, 1024, 1025,
               1280, 1281, 4095, 4096, 4097, 8191, 8192, 8193, 16384, 24576, 32767,
@@ -126,6 +126,23 @@ def errors():
     return b''.join(out)
 
 
+def misuse():
+    """Frees of pointers tarena never handed out, made from live blocks of
+    every kind (extra % 5: misaligned, interior, slab tail, a page into a
+    page run, a second free), each of which must be refused."""
+    out = [bytes([0])]
+    sizes = [16, 48, 80, 100, 448, 1000, 3584, 20000, 40000, 300 * KIB]
+    for i, s in enumerate(sizes):
+        out.append(rec('malloc', i, s))
+    for i in range(len(sizes)):
+        for kind in range(4):
+            out.append(rec('misuse', i, extra=kind + 5 * (i + 1)))
+    for i in range(len(sizes)):
+        out.append(rec('misuse', i, extra=4))          # second free
+        out.append(rec('malloc', 20 + i, sizes[i]))    # nothing handed out twice
+    return b''.join(out)
+
+
 def churn():
     out = [bytes([1])]
     for i, s in enumerate([16, 48, 1024, 4096, 32768, 20000]):
@@ -159,7 +176,8 @@ def main():
     d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'corpus')
     os.makedirs(d, exist_ok=True)
     for name, fn in [('basic', basic), ('threads', threads), ('aligned', aligned), ('large', large),
-                     ('leave', leave), ('errors', errors), ('churn', churn), ('inject', inject)]:
+                     ('leave', leave), ('errors', errors), ('churn', churn), ('inject', inject),
+                     ('misuse', misuse)]:
         with open(os.path.join(d, 'seed-' + name), 'wb') as f:
             f.write(fn())
 
