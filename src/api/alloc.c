@@ -266,16 +266,10 @@ static TA_ALWAYS_INLINE bool free_fast(void *p)
     ta_span_t *s = ta_pagemap_get((uintptr_t)p);
     if (TA_UNLIKELY(!s || s->state != TA_SPAN_SLAB))
         return false;
-    /* A slot start below nobjs, nothing else: the slab's tail past its last
-     * slot lies inside its pages but is no block (handed out, it would run
-     * into the next span). The product is compared with the full 64-bit
-     * offset, so a pointer below start (a stale page-map entry whose
-     * descriptor was reused) or 4 GiB past it cannot pass either. */
-    uintptr_t off = (uintptr_t)p - s->start;
+    /* A slot start, nothing else: a slab's tail handed out would run into
+     * the next span. */
     unsigned cls = s->sclass;
-    uint32_t idx = ta_class_index(cls, (uint32_t)off);
-    if (TA_UNLIKELY(idx >= s->nobjs || (uintptr_t)idx * ta_classes[cls].size != off ||
-                    ta_block_marked_free(s, p)))
+    if (TA_UNLIKELY(!ta_slab_is_slot(s, cls, (uintptr_t)p) || ta_block_marked_free(s, p)))
         return false;
     /* Marked before the push, so that the key computed for the check above
      * is stored as it is: the push ends with relaxed atomic stores (stats

@@ -124,12 +124,9 @@ static ta_span_t *remote_node_slab(ta_arena_t *a, unsigned cls, const void *node
     uintptr_t p = (uintptr_t)node;
     ta_span_t *s = ta_pagemap_get(p);
     if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != TA_SPAN_SLAB ||
-        s->sclass != cls || s->arena != a || p < s->start)
+        s->sclass != cls || s->arena != a)
         return NULL;
-    uint32_t off = (uint32_t)(p - s->start);
-    uint32_t idx = ta_class_index(cls, off);
-    bool ok = idx < s->nobjs && idx * ta_classes[cls].size == off &&
-              (TA_CHECKS_OFF || ta_block_marked_free(s, node));
+    bool ok = ta_slab_is_slot(s, cls, p) && (TA_CHECKS_OFF || ta_block_marked_free(s, node));
     return ok ? s : NULL;
 }
 

@@ -15,14 +15,8 @@ ta_lookup_result_t ta_lookup(const void *ptr, ta_span_t **span)
     if (TA_UNLIKELY(p < start || p >= start + (s->npages << TA_PAGE_SHIFT)))
         return TA_LOOKUP_INVALID;
     *span = s;
-    if (TA_LIKELY(state == TA_SPAN_SLAB)) {
-        unsigned cls = s->sclass;
-        uint32_t off = (uint32_t)(p - start);
-        uint32_t idx = ta_class_index(cls, off);
-        if (TA_UNLIKELY(idx * ta_classes[cls].size != off || idx >= s->nobjs))
-            return TA_LOOKUP_INVALID;
-        return TA_LOOKUP_OK;
-    }
+    if (TA_LIKELY(state == TA_SPAN_SLAB))
+        return ta_slab_is_slot(s, s->sclass, p) ? TA_LOOKUP_OK : TA_LOOKUP_INVALID;
     if (state == TA_SPAN_BLOCK || state == TA_SPAN_MMAP)
         return p == start ? TA_LOOKUP_OK : TA_LOOKUP_INVALID;
     if (state == TA_SPAN_FREE || state == TA_SPAN_RETIRING || state == TA_SPAN_PURGING)

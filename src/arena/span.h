@@ -56,6 +56,18 @@ static TA_ALWAYS_INLINE uintptr_t ta_span_end(const ta_span_t *s)
     return s->start + (s->npages << TA_PAGE_SHIFT);
 }
 
+/* Whether p is the start of one of slab s's slots (class cls): a slot
+ * boundary with an index below nobjs. The slab's tail past its last slot
+ * lies inside its pages but is no block; the full 64-bit offset is
+ * compared, so a pointer below start (a stale page-map entry whose
+ * descriptor now describes another slab) or 4 GiB past it fails too. */
+static TA_ALWAYS_INLINE bool ta_slab_is_slot(const ta_span_t *s, unsigned cls, uintptr_t p)
+{
+    uintptr_t off = p - s->start;
+    uint32_t idx = ta_class_index(cls, (uint32_t)off);
+    return idx < s->nobjs && (uintptr_t)idx * ta_classes[cls].size == off;
+}
+
 /* Descriptor allocator (meta lock). NULL when out of memory. */
 ta_span_t *ta_span_new(void) TA_HIDDEN;
 void ta_span_delete(ta_span_t *span) TA_HIDDEN;
