@@ -521,7 +521,8 @@ static void op_errors(worker_t *w, blk_t *b, uint8_t extra)
 /* Calls with pointers tarena never handed out, made from a live block:
  * misaligned, interior, the tail of its slab past the last slot, a page
  * into a page run; and (one thread only, so nothing can reuse it in
- * between) a second free. Each must be detected (the misuse count goes up
+ * between) a block already freed. Given to free, realloc (NULL and EINVAL)
+ * or malloc_usable_size (0), each must be detected (the misuse count goes up
  * by one; check action 0 for the call, so nothing aborts or prints) and
  * leave every block intact. Serialised, so the count is this call's. */
 static pthread_mutex_t misuse_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -566,17 +567,32 @@ static void op_misuse(worker_t *w, blk_t *b, uint8_t extra)
         ta_free(b->p);
         blk_drop(w, b);
     }
+    /* The same pointer through free, realloc or malloc_usable_size. */
+    unsigned call = (extra >> 6) % 3;
+    static const char *const calls[] = {"free", "realloc", "malloc_usable_size"};
     uint64_t saved = TA_OPT(check_action);
     TA_OPT_SET(check_action, 0);
     unsigned long before = ta_test_misuse_count();
-    ta_free((void *)bad);
+    bool answer_ok = true;
+    if (call == 0) {
+        ta_free((void *)bad);
+    } else if (call == 1) {
+        errno = 0;
+        void *q = ta_realloc((void *)bad, 1 + k);
+        answer_ok = q == NULL && errno == EINVAL;
+        if (q)
+            ta_free(q);
+    } else {
+        answer_ok = ta_malloc_usable_size((void *)bad) == 0;
+    }
     unsigned long seen = ta_test_misuse_count() - before;
     TA_OPT_SET(check_action, saved);
     pthread_mutex_unlock(&misuse_lock);
-    if (seen != 1)
-        fail("free(%p) (%s of a %zu-byte block at %p) went through: %lu reports, want 1", (void *)bad,
+    if (seen != 1 || !answer_ok)
+        fail("%s(%p) (%s of a %zu-byte block at %p) went through: %lu reports, want 1%s", calls[call], (void *)bad,
              twice ? "second free" : extra % 5 == 0 ? "misaligned pointer" : extra % 5 == 1 ? "interior pointer"
-             : extra % 5 == 2 ? "slab tail" : "page inside a page run", size, (void *)p, seen);
+             : extra % 5 == 2 ? "slab tail" : "page inside a page run", size, (void *)p, seen,
+             answer_ok ? "" : call == 1 ? "; realloc must return NULL with errno EINVAL" : "; usable size must be 0");
     if (!twice)
         check_block(b, "after misuse");
 }

@@ -126,20 +126,32 @@ def errors():
     return b''.join(out)
 
 
+def misuse_extra(kind, call, k):
+    """The extra byte of a misuse record: extra % 5 = kind (misaligned,
+    interior, slab tail, a page into a page run, a freed block), extra >> 6
+    = call (free, realloc, malloc_usable_size); k varies the offset."""
+    for r in range(k, k + 64):
+        e = 64 * call + r % 64
+        if e % 5 == kind:
+            return e
+    raise ValueError
+
+
 def misuse():
-    """Frees of pointers tarena never handed out, made from live blocks of
-    every kind (extra % 5: misaligned, interior, slab tail, a page into a
-    page run, a second free), each of which must be refused."""
+    """Pointers tarena never handed out, made from live blocks of every
+    kind and given to free, realloc and malloc_usable_size: each call must
+    be refused."""
     out = [bytes([0])]
     sizes = [16, 48, 80, 100, 448, 1000, 3584, 20000, 40000, 300 * KIB]
     for i, s in enumerate(sizes):
         out.append(rec('malloc', i, s))
     for i in range(len(sizes)):
         for kind in range(4):
-            out.append(rec('misuse', i, extra=kind + 5 * (i + 1)))
+            for call in range(3):
+                out.append(rec('misuse', i, extra=misuse_extra(kind, call, 5 * i + call)))
     for i in range(len(sizes)):
-        out.append(rec('misuse', i, extra=4))          # second free
-        out.append(rec('malloc', 20 + i, sizes[i]))    # nothing handed out twice
+        out.append(rec('misuse', i, extra=misuse_extra(4, i % 3, 0)))   # a freed block
+        out.append(rec('malloc', 20 + i, sizes[i]))                    # nothing handed out twice
     return b''.join(out)
 
 
