@@ -266,8 +266,9 @@ static TA_ALWAYS_INLINE bool free_fast(void *p)
     ta_span_t *s = ta_pagemap_get((uintptr_t)p);
     if (TA_UNLIKELY(!s || s->state != TA_SPAN_SLAB))
         return false;
-    /* A slot start, nothing else: a slab's tail handed out would run into
-     * the next span. */
+    /* A slot the slab has handed out, nothing else: a slab's tail handed
+     * out would run into the next span, a never-used slot would be handed
+     * out by the cache and by the slab. */
     unsigned cls = s->sclass;
     if (TA_UNLIKELY(!ta_slab_is_slot(s, cls, (uintptr_t)p) || ta_block_marked_free(s, p)))
         return false;

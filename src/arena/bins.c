@@ -56,7 +56,7 @@ static ta_span_t *slab_new(ta_arena_t *a, unsigned cls)
     s->sclass = (uint8_t)cls;
     s->nobjs = ci->slab_objs;
     s->nfree = ci->slab_objs;
-    s->fresh = 0;
+    TA_RELAXED_STORE(s->fresh, 0);
     memset(s->freemap, 0, sizeof s->freemap);
     for (unsigned i = 0; i < ci->slab_objs; i += 64) {
         unsigned n = TA_MIN(64u, ci->slab_objs - i);
@@ -175,7 +175,7 @@ static TA_ALWAYS_INLINE void *slab_slot_taken(ta_span_t *s, uint32_t idx, uint32
 {
     uintptr_t p = s->start + (uintptr_t)idx * size;
     if (idx >= s->fresh) {
-        s->fresh = idx + 1;
+        TA_RELAXED_STORE(s->fresh, idx + 1);
         p |= TA_FRESH_TAG;
     }
     return (void *)p;

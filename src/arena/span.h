@@ -44,8 +44,10 @@ typedef struct ta_span {
     uint32_t gen;            /* SLAB: new for every slab, scrambled (free keys, see secret.h) */
     union {
         uint32_t dirty_since; /* FREE: ta_os_now_ms() when it last got dirty pages */
-        uint32_t fresh;       /* SLAB, bin lock: slots from here on were never handed
-                               * out by this slab, so carry no free key */
+        uint32_t fresh;       /* SLAB: slots from here on were never handed out by
+                               * this slab (no free key; no block starts there).
+                               * Written under the bin lock, read by free():
+                               * relaxed */
     };
     size_t dirty_pages;      /* FREE: pages that may be resident (<= npages) */
     uint64_t freemap[TA_SLAB_MAX_OBJS / 64]; /* SLAB: bit set = slot free */
@@ -56,16 +58,18 @@ static TA_ALWAYS_INLINE uintptr_t ta_span_end(const ta_span_t *s)
     return s->start + (s->npages << TA_PAGE_SHIFT);
 }
 
-/* Whether p is the start of one of slab s's slots (class cls): a slot
- * boundary with an index below nobjs. The slab's tail past its last slot
- * lies inside its pages but is no block; the full 64-bit offset is
- * compared, so a pointer below start (a stale page-map entry whose
- * descriptor now describes another slab) or 4 GiB past it fails too. */
+/* Whether p can be a block of slab s (class cls): a slot boundary, and a
+ * slot the slab has handed out before (index below s->fresh, which is at
+ * most nobjs). So neither the slab's tail past its last slot, which lies
+ * inside its pages, nor a slot never handed out, which may sit in the
+ * slab's free map, passes. The full 64-bit offset is compared, so a pointer
+ * below start (a stale page-map entry whose descriptor now describes
+ * another slab) or 4 GiB past it fails too. */
 static TA_ALWAYS_INLINE bool ta_slab_is_slot(const ta_span_t *s, unsigned cls, uintptr_t p)
 {
     uintptr_t off = p - s->start;
     uint32_t idx = ta_class_index(cls, (uint32_t)off);
-    return idx < s->nobjs && (uintptr_t)idx * ta_classes[cls].size == off;
+    return idx < TA_RELAXED_LOAD(s->fresh) && (uintptr_t)idx * ta_classes[cls].size == off;
 }
 
 /* Descriptor allocator (meta lock). NULL when out of memory. */

@@ -520,8 +520,9 @@ static void op_errors(worker_t *w, blk_t *b, uint8_t extra)
 
 /* Calls with pointers tarena never handed out, made from a live block:
  * misaligned, interior, the tail of its slab past the last slot, a page
- * into a page run; and (one thread only, so nothing can reuse it in
- * between) a block already freed. Given to free, realloc (NULL and EINVAL)
+ * into a page run; and (one thread only, so nothing can take it in
+ * between) the first slot its slab never handed out or a block already
+ * freed. Given to free, realloc (NULL and EINVAL)
  * or malloc_usable_size (0), each must be detected (the misuse count goes up
  * by one; check action 0 for the call, so nothing aborts or prints) and
  * leave every block intact. Serialised, so the count is this call's. */
@@ -533,8 +534,8 @@ static void op_misuse(worker_t *w, blk_t *b, uint8_t extra)
     check_block(b, "before misuse");
     uintptr_t p = (uintptr_t)b->p, bad = 0;
     ta_span_t *s = ta_pagemap_get(p);
-    unsigned k = extra / 5;
-    switch (extra % 5) {
+    unsigned k = extra / 6;
+    switch (extra % 6) {
     case 0:
         bad = p + 1 + k % 15;
         break;
@@ -553,9 +554,15 @@ static void op_misuse(worker_t *w, blk_t *b, uint8_t extra)
         if (s && s->state != TA_SPAN_SLAB && b->usable > 4096)
             bad = p + 4096;
         break;
-    default:
+    case 4:
         if (!w->two)
             bad = p; /* freed first, below */
+        break;
+    default:
+        /* The first slot its slab never handed out (in the slab's free map;
+         * one thread only, or the other could take it in between). */
+        if (!w->two && s && s->state == TA_SPAN_SLAB && __atomic_load_n(&s->fresh, __ATOMIC_RELAXED) < s->nobjs)
+            bad = s->start + (uintptr_t)__atomic_load_n(&s->fresh, __ATOMIC_RELAXED) * ta_classes[s->sclass].size;
         break;
     }
     if (!bad)
@@ -590,8 +597,9 @@ static void op_misuse(worker_t *w, blk_t *b, uint8_t extra)
     pthread_mutex_unlock(&misuse_lock);
     if (seen != 1 || !answer_ok)
         fail("%s(%p) (%s of a %zu-byte block at %p) went through: %lu reports, want 1%s", calls[call], (void *)bad,
-             twice ? "second free" : extra % 5 == 0 ? "misaligned pointer" : extra % 5 == 1 ? "interior pointer"
-             : extra % 5 == 2 ? "slab tail" : "page inside a page run", size, (void *)p, seen,
+             twice ? "second free" : extra % 6 == 0 ? "misaligned pointer" : extra % 6 == 1 ? "interior pointer"
+             : extra % 6 == 2 ? "slab tail" : extra % 6 == 3 ? "page inside a page run" : "slot never handed out",
+             size, (void *)p, seen,
              answer_ok ? "" : call == 1 ? "; realloc must return NULL with errno EINVAL" : "; usable size must be 0");
     if (!twice)
         check_block(b, "after misuse");

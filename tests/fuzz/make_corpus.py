@@ -127,12 +127,13 @@ def errors():
 
 
 def misuse_extra(kind, call, k):
-    """The extra byte of a misuse record: extra % 5 = kind (misaligned,
-    interior, slab tail, a page into a page run, a freed block), extra >> 6
-    = call (free, realloc, malloc_usable_size); k varies the offset."""
+    """The extra byte of a misuse record: extra % 6 = kind (misaligned,
+    interior, slab tail, a page into a page run, a freed block, a slot never
+    handed out), extra >> 6 = call (free, realloc, malloc_usable_size); k
+    varies the offset."""
     for r in range(k, k + 64):
         e = 64 * call + r % 64
-        if e % 5 == kind:
+        if e % 6 == kind:
             return e
     raise ValueError
 
@@ -146,7 +147,7 @@ def misuse():
     for i, s in enumerate(sizes):
         out.append(rec('malloc', i, s))
     for i in range(len(sizes)):
-        for kind in range(4):
+        for kind in (0, 1, 2, 3, 5):
             for call in range(3):
                 out.append(rec('misuse', i, extra=misuse_extra(kind, call, 5 * i + call)))
     for i in range(len(sizes)):

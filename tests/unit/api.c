@@ -344,50 +344,67 @@ static void test_double_free_small_not_silent(void)
     CU_ASSERT(aborted || distinct);
 }
 
-/* The slot past a slab's last object lies inside the slab's pages when the
- * slab's bytes are not a multiple of the class size; it is no block, and
- * handing it out would run over into the next span. free() must refuse it
- * (abort with one "invalid pointer" line), on the thread-cache fast path as
- * much as in the arena. Every class with such a tail is tried. */
-static void test_free_slab_tail_rejected(void)
+/* In a forked child: free(bad) must abort with one "invalid pointer" line.
+ * Reports (and returns false) when it did anything else. */
+static bool free_is_refused(uintptr_t bad, const char *what, unsigned cls)
 {
-    unsigned tried = 0;
+    int err[2];
+    CU_ASSERT_EQUAL_FATAL(pipe(err), 0);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        dup2(err[1], 2);
+        ta_free((void *)bad);
+        _exit(0); /* accepted: the parent reports it */
+    }
+    close(err[1]);
+    char msg[256] = "";
+    ssize_t n = read(err[0], msg, sizeof msg - 1);
+    msg[n > 0 ? n : 0] = 0;
+    close(err[0]);
+    int status = 0;
+    CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(msg, "invalid pointer"))
+        return true;
+    fprintf(stderr, "class %u (%u bytes): free of %s %#lx was not refused (\"%s\")\n", cls,
+            (unsigned)ta_class2size(cls), what, (unsigned long)bad, msg);
+    return false;
+}
+
+/* Slot boundaries of a slab that are no blocks, for every class: the tail
+ * past the last slot when the slab's bytes are not a multiple of the class
+ * size (it lies inside the slab's pages; handed out, it would run into the
+ * next span), and the first slot the slab never handed out (it sits in the
+ * slab's free map; accepted into a thread cache, it would be handed out by
+ * the cache and by the slab). free() must refuse both, on the thread-cache
+ * fast path as much as in the arena, and ta_owns must say no. */
+static void test_free_unused_slots_rejected(void)
+{
+    unsigned tails = 0, unused = 0;
     for (unsigned c = 0; c < TA_NCLASSES; c++) {
         void *p = ta_malloc(ta_class2size(c));
         CU_ASSERT_PTR_NOT_NULL_FATAL(p);
         ta_span_t *s = ta_pagemap_get((uintptr_t)p);
         CU_ASSERT_FATAL(s && s->state == TA_SPAN_SLAB && s->sclass == c);
         uintptr_t tail = s->start + (uintptr_t)s->nobjs * ta_class2size(c);
-        if (tail + 16 > ta_span_end(s)) { /* no room for even a 16-byte block */
-            ta_free(p);
-            continue;
+        if (tail + 16 <= ta_span_end(s)) { /* room for at least a 16-byte block */
+            tails++;
+            CU_ASSERT(!ta_owns((void *)tail));
+            if (!free_is_refused(tail, "the slab tail", c))
+                CU_FAIL("free of a slab's tail accepted");
         }
-        tried++;
-        CU_ASSERT(!ta_owns((void *)tail));
-        int err[2];
-        CU_ASSERT_EQUAL_FATAL(pipe(err), 0);
-        pid_t pid = fork();
-        CU_ASSERT_FATAL(pid >= 0);
-        if (pid == 0) {
-            dup2(err[1], 2);
-            ta_free((void *)tail);
-            _exit(0); /* accepted: the parent reports it */
-        }
-        close(err[1]);
-        char msg[256] = "";
-        ssize_t n = read(err[0], msg, sizeof msg - 1);
-        msg[n > 0 ? n : 0] = 0;
-        close(err[0]);
-        int status = 0;
-        CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
-        if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) || !strstr(msg, "invalid pointer")) {
-            fprintf(stderr, "class %u (%u bytes): free of the slab tail %#lx was not refused (\"%s\")\n", c,
-                    (unsigned)ta_class2size(c), (unsigned long)tail, msg);
-            CU_FAIL("free of a slab's tail slot accepted");
+        if (s->fresh < s->nobjs) {
+            uintptr_t never = s->start + (uintptr_t)s->fresh * ta_class2size(c);
+            unused++;
+            CU_ASSERT(!ta_owns((void *)never));
+            if (!free_is_refused(never, "a slot never handed out", c))
+                CU_FAIL("free of a slot never handed out accepted");
         }
         ta_free(p);
     }
-    CU_ASSERT(tried > 0); /* the geometry has such classes; if not, this test needs another way in */
+    /* The geometry has such classes; if not, this test needs another way in. */
+    CU_ASSERT(tails > 0);
+    CU_ASSERT(unused > 0);
 }
 
 static void test_aligned(void)
@@ -471,7 +488,7 @@ TA_SUITE(api)
     TA_ADD(suite, test_owns);
     TA_ADD(suite, test_owns_freed_small);
     TA_ADD(suite, test_double_free_small_not_silent);
-    TA_ADD(suite, test_free_slab_tail_rejected);
+    TA_ADD(suite, test_free_unused_slots_rejected);
     TA_ADD(suite, test_aligned);
     TA_ADD(suite, test_free_keeps_errno);
 }

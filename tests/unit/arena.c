@@ -476,7 +476,9 @@ static void test_lookup_verdicts(void)
     CU_ASSERT_EQUAL(ta_lookup(p + 16, &s), TA_LOOKUP_INVALID);
     CU_ASSERT_EQUAL(ta_lookup(p + 47, &s), TA_LOOKUP_INVALID);
     CU_ASSERT_EQUAL(ta_lookup((void *)(slab + 85 * 48), &s), TA_LOOKUP_INVALID); /* tail */
-    CU_ASSERT_EQUAL(ta_lookup((void *)(slab + 84 * 48), &s), TA_LOOKUP_OK);
+    CU_ASSERT_EQUAL(ta_lookup(o[1], &s), TA_LOOKUP_OK);
+    /* A slot the slab never handed out is no block either. */
+    CU_ASSERT_EQUAL(ta_lookup((void *)(slab + 84 * 48), &s), TA_LOOKUP_INVALID);
 
     /* Page runs: only the first byte is a block. */
     ta_span_t *A = ta_pages_alloc(a, 4, 0, TA_SPAN_BLOCK);
