@@ -561,8 +561,11 @@ static void op_misuse(worker_t *w, blk_t *b, uint8_t extra)
     default:
         /* The first slot its slab never handed out (in the slab's free map;
          * one thread only, or the other could take it in between). */
-        if (!w->two && s && s->state == TA_SPAN_SLAB && __atomic_load_n(&s->fresh, __ATOMIC_RELAXED) < s->nobjs)
-            bad = s->start + (uintptr_t)__atomic_load_n(&s->fresh, __ATOMIC_RELAXED) * ta_classes[s->sclass].size;
+        if (!w->two && s && s->state == TA_SPAN_SLAB) {
+            uint32_t never = TA_RELAXED_LOAD(s->fresh);
+            if (never < s->nobjs)
+                bad = s->start + (uintptr_t)never * ta_classes[s->sclass].size;
+        }
         break;
     }
     if (!bad)
